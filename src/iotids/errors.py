@@ -34,3 +34,9 @@ class InputError(IotidsError):
         where = self.path if self.line is None else f"{self.path}:{self.line}"
         what = self.message if self.column is None else f"column {self.column!r}: {self.message}"
         return f"{where}: {what}"
+
+
+class UnknownFormatError(InputError):
+    """A file that is not one of the recognised dataset formats at all (empty,
+    binary, unrecognised header), as opposed to a recognised but broken one.
+    Directory scans skip these; named files fail with them."""

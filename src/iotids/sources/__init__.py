@@ -13,7 +13,7 @@ from pathlib import Path
 
 import polars as pl
 
-from iotids.errors import InputError
+from iotids.errors import InputError, UnknownFormatError
 from iotids.sources import botiot, iot23, iotid20, mqtt
 from iotids.sources.head import read_head
 from iotids.sources.layout import FLOW_KEYS, Layout, diagnose, scan
@@ -35,7 +35,7 @@ def sniff(path: str | Path) -> Layout:
                 raise InputError(path, "header only: no flow rows after it", line=layout.header_lines)
             return layout
     shown = head.first if len(head.first) <= 120 else head.first[:120] + "…"
-    raise InputError(
+    raise UnknownFormatError(
         path,
         f"unrecognised format; header was {shown!r}; expected one of: {', '.join(FORMATS)} "
         "(`iotids formats` describes each)",

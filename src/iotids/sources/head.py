@@ -6,7 +6,7 @@ import csv
 from dataclasses import dataclass
 from pathlib import Path
 
-from iotids.errors import InputError
+from iotids.errors import InputError, UnknownFormatError
 
 HEAD_BYTES = 1 << 16
 HEAD_LINES = 40
@@ -55,25 +55,29 @@ def read_head(path: Path) -> Head:
     except OSError as exc:
         raise InputError(path, f"cannot read: {exc.strerror}") from None
     if not chunk.strip():
-        raise InputError(path, "file is empty; expected a header line and flow rows")
+        raise UnknownFormatError(path, "file is empty; expected a header line and flow rows")
     for magic, (what, hint) in _MAGIC.items():
         if chunk.startswith(magic):
-            raise InputError(path, f"file is {what}, not a flow text file; {hint}")
+            raise UnknownFormatError(path, f"file is {what}, not a flow text file; {hint}")
     nul = chunk.find(b"\x00")
     if nul >= 0:
         line = chunk.count(b"\n", 0, nul) + 1
-        raise InputError(path, f"binary data (NUL byte at offset {nul}); expected a text file", line=line)
+        raise UnknownFormatError(
+            path, f"binary data (NUL byte at offset {nul}); expected a text file", line=line
+        )
     if chunk.startswith(b"\xef\xbb\xbf"):
         chunk = chunk[3:]
     raw_lines = chunk.split(b"\n")
     if len(chunk) == HEAD_BYTES:
         raw_lines = raw_lines[:-1]  # the last piece may be cut mid-line
-    lines = []
+    lines: list[str] = []
     for number, raw in enumerate(raw_lines[:HEAD_LINES], start=1):
         try:
             lines.append(raw.decode("utf-8").rstrip("\r"))
         except UnicodeDecodeError as exc:
-            raise InputError(
+            if number > 1:
+                break  # recognisable; the reader names this line if it matters
+            raise UnknownFormatError(
                 path,
                 f"invalid UTF-8 byte 0x{raw[exc.start]:02x} at character {exc.start + 1}; "
                 "expected UTF-8 text",
