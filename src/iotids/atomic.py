@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,16 +18,20 @@ from typing import Any
 
 @contextlib.contextmanager
 def atomic_path(final: Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``final``; rename it to ``final`` on success."""
+    """Yield a temporary path beside ``final``; rename it to ``final`` on success.
+
+    The temporary file lives in a private directory that is removed on the way
+    out: a writer thread that outlives a failure (Polars' sink can) then finds
+    no directory to recreate its file in.
+    """
     final.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".part", dir=final.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
+    scratch = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".part", dir=final.parent))
     try:
+        tmp = scratch / final.name
         yield tmp
         os.replace(tmp, final)
     finally:
-        tmp.unlink(missing_ok=True)
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def write_json(final: Path, document: Any) -> None:

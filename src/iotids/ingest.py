@@ -25,6 +25,7 @@ from iotids.atomic import atomic_path, write_json
 from iotids.errors import InputError, IotidsError, UnknownFormatError
 from iotids.labels import UnmappedLabelsError, class_counts
 from iotids.sources import Layout, diagnose, scan, sniff
+from iotids.sources.layout import last_line_problem
 
 FLOW_TABLE_VERSION = 1
 METADATA_KEY = "iotids"
@@ -99,7 +100,7 @@ def discover(inputs: Iterable[str | Path]) -> tuple[list[Layout], list[SkippedFi
                 layouts.append(sniff(member))
                 found += 1
             except UnknownFormatError as exc:
-                skipped.append(SkippedFile(str(member), exc.message))
+                skipped.append(SkippedFile(str(member), exc.message.split(";")[0]))
         if not found:
             raise InputError(
                 path, "directory holds no recognised dataset file (`iotids formats` lists them)"
@@ -140,12 +141,15 @@ def ingest_file(layout: Layout, output: Path) -> IngestedFile:
             }
         )
     }
+    if last_line_problem(layout):
+        raise diagnose(layout, "the last line is incomplete")
+    required = (*layout.required, "label_raw") if layout.label_columns else layout.required
     with atomic_path(output) as tmp:
         try:
             scan(layout).sink_parquet(tmp, metadata=metadata)
         except pl.exceptions.PolarsError as exc:
             raise diagnose(layout, _first_line(exc)) from None
-        rows, nulls = _rows_and_nulls(tmp, layout.required)
+        rows, nulls = _rows_and_nulls(tmp, required)
         if any(nulls.values()):
             empty = ", ".join(name for name, n in nulls.items() if n)
             raise diagnose(layout, f"empty values in required column(s) {empty}")

@@ -78,6 +78,9 @@ def sniff(head: Head) -> Layout | None:
                 head.path, f"BoT-IoT header lacks columns {', '.join(missing)}", line=1
             )
         return _layout(head, fmt, tuple(names), separator, header_lines=1)
+    if {"stime", "saddr", "dport", "spkts"} <= set(names):
+        missing = ", ".join(c for c in LABELS if c not in names)
+        raise InputError(head.path, f"BoT-IoT header lacks the label columns {missing}", line=1)
     if len(names) == len(HEADERLESS_COLUMNS) and _looks_like_headerless_row(names):
         return _layout(head, "botiot-full", HEADERLESS_COLUMNS, separator, header_lines=0)
     return None

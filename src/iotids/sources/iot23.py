@@ -117,19 +117,15 @@ def _finish_tail(lf: pl.LazyFrame) -> pl.LazyFrame:
     tail = LABEL_SEP.join(TAIL)
     parts = pl.col(tail).str.split_exact(LABEL_SEP, 2).struct
     unset = ("-", "(empty)")
-    return (
-        lf.with_columns(
-            parts.field("field_0").alias("tunnel_parents"),
-            parts.field("field_1").alias("label"),
-            parts.field("field_2").alias("detailed-label"),
-        )
-        .with_columns(
-            pl.when(pl.col("tunnel_parents").is_in(unset)).then(None)
-            .otherwise(pl.col("tunnel_parents")).alias("tunnel_parents"),
-            pl.when(pl.col("detailed-label") == "-").then(None)
-            .otherwise(pl.col("detailed-label")).alias("detailed-label"),
-        )
-        .with_columns(_label_raw())
+    return lf.with_columns(
+        pl.when(parts.field("field_0").is_in(unset)).then(None)
+        .otherwise(parts.field("field_0")).alias("tunnel_parents"),
+        parts.field("field_1").alias("label"),
+        pl.when(parts.field("field_2") == "-").then(None)
+        .otherwise(parts.field("field_2")).alias("detailed-label"),
+        # Null when a part is missing (a cut line), so the required check sees it.
+        pl.concat_str([parts.field("field_1"), parts.field("field_2")], separator="/")
+        .alias("label_raw"),
     )
 
 

@@ -60,8 +60,13 @@ def _kind(name: str) -> Kind:
 def sniff(head: Head) -> Layout | None:
     separator = guess_separator(head.first)
     names = split_header(head.first, separator)
-    if "Cat" not in names or sum(m in names for m in _CIC_MARKERS) < 2:
+    if sum(m in names for m in _CIC_MARKERS) < 2:
         return None
+    if "Cat" not in names:
+        raise InputError(
+            head.path, "CICFlowMeter CSV without the label column Cat (IoTID20: Label, Cat, Sub_Cat)",
+            line=1,
+        )
     check_unique(head.path, names)
     if "Sub_Cat" in names:
         fmt, source, labels = "iotid20-cic", "iotid20", LABELS

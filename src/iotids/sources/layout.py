@@ -178,6 +178,29 @@ def diagnose(layout: Layout, fallback: str) -> InputError:
     return InputError(layout.path, fallback)
 
 
+def last_line_problem(layout: Layout, window: int = 1 << 20) -> bool:
+    """Whether the file's last line is malformed (a truncated copy, typically).
+
+    Reads only the end of the file; the caller runs ``diagnose`` for the exact
+    place, which also catches a truncation that happens to fall between fields.
+    """
+    with layout.path.open("rb") as handle:
+        handle.seek(0, 2)
+        size = handle.tell()
+        handle.seek(max(0, size - window))
+        tail = handle.read()
+    lines = [line for line in tail.split(b"\n") if line.strip(b"\r")]
+    if not lines or size <= window and len(lines) <= layout.header_lines:
+        return False
+    try:
+        text = lines[-1].decode("utf-8").rstrip("\r")
+    except UnicodeDecodeError:
+        return True
+    if layout.comment_prefix and text.startswith(layout.comment_prefix):
+        return False
+    return _check_line(layout, layout.fields, _field_kinds(layout), text) is not None
+
+
 def _field_kinds(layout: Layout) -> list[Kind]:
     return [layout.kinds.get(name, "str") for name in layout.fields]
 

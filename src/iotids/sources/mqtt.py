@@ -77,16 +77,16 @@ def _kind(name: str) -> Kind:
 def sniff(head: Head) -> Layout | None:
     separator = guess_separator(head.first)
     names = split_header(head.first, separator)
-    if LABEL not in names:
-        return None
-    if "fwd_num_pkts" in names:
+    if {"fwd_num_pkts", "prt_src"} <= set(names):
         fmt = "mqtt-biflow"
-    elif "num_pkts" in names:
+    elif {"num_pkts", "prt_src"} <= set(names):
         fmt = "mqtt-uniflow"
-    elif "ttl" in names or "ip_len" in names:
+    elif {"ip_len", "mqtt_messagetype"} <= set(names):
         fmt = "mqtt-packet"
     else:
         return None
+    if LABEL not in names:
+        raise InputError(head.path, f"{fmt} header lacks the label column {LABEL}", line=1)
     check_unique(head.path, names)
     missing = [c for c in _LEVELS[fmt] if c not in names]
     if missing:

@@ -1,0 +1,40 @@
+# The two commands a new machine needs: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+DEMO := demo
+
+.PHONY: demo test install dev lint bench clean
+
+# Stamp files: reinstall only when the project definition changes.
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet torch==2.13.0
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.dev-installed: $(VENV)/.installed pyproject.toml
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+dev: $(VENV)/.dev-installed
+
+# Generates SYNTHETIC sample files, then runs the pipeline on them.
+demo: install
+	$(BIN)/iotids demo-data $(DEMO)/data --seed 0
+	$(BIN)/iotids ingest $(DEMO)/data --out $(DEMO)/flows
+
+test: dev
+	$(BIN)/python -m pytest -q
+
+lint: dev
+	$(BIN)/ruff check src tests benchmarks
+
+bench: dev
+	$(BIN)/python benchmarks/ingest.py $(if $(QUICK),--quick,)
+
+clean:
+	rm -rf $(DEMO) .pytest_cache benchmarks/work

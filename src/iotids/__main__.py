@@ -1,0 +1,3 @@
+from iotids.cli import main
+
+main()

@@ -1,0 +1,172 @@
+"""The ``iotids`` command line: parses arguments, calls the library, renders.
+
+Only this module prints. Errors the user can fix end as one line on stderr
+and exit code 2.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from iotids import __version__
+from iotids.errors import IotidsError
+from iotids.labels import IOTDS2_CLASSES, class_counts, mapping_rows
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Deep-learning intrusion detection for IoT network traffic.",
+)
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+SYNTHETIC_NOTE = "[yellow]SYNTHETIC DATA[/]: counts of generated sample files, not of a real dataset."
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"iotids {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    """Deep-learning intrusion detection for IoT network traffic."""
+
+
+@app.command()
+def ingest(
+    inputs: Annotated[list[Path], typer.Argument(help="Dataset files or directories (recursive).")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Directory for the flow-table Parquet files.")],
+    json_output: Annotated[bool, typer.Option("--json", help="Print one JSON document instead.")] = False,
+    workers: Annotated[
+        int | None, typer.Option(min=1, help="Files read in parallel [default: cores/4, at least 1].")
+    ] = None,
+) -> None:
+    """Read native dataset files into flow tables (one Parquet file per input)."""
+    from iotids.ingest import default_workers
+    from iotids.ingest import ingest as run_ingest
+
+    progress = Progress(
+        TextColumn("[bold]ingest"), BarColumn(), MofNCompleteColumn(), TextColumn("files"),
+        TextColumn("{task.fields[rows]:,} rows"), TimeElapsedColumn(),
+        console=err, transient=True,
+    )
+    task = progress.add_task("ingest", total=None, rows=0)
+
+    def started(layouts: list) -> None:
+        progress.update(task, total=len(layouts))
+
+    def finished(done) -> None:
+        progress.update(task, advance=1, rows=progress.tasks[0].fields["rows"] + done.rows)
+
+    with progress:
+        report = run_ingest(
+            inputs, out_dir, workers=workers or default_workers(), on_start=started, on_file=finished
+        )
+    if json_output:
+        out.print_json(json.dumps(report.to_json()))
+        return
+    table = Table(title=f"Ingested into {out_dir}", title_justify="left")
+    for column in ("file", "format", "rows", "labels (as written)"):
+        table.add_column(column, justify="right" if column == "rows" else "left")
+    for f in report.files:
+        shown = ", ".join(f"{label} {n:,}" for label, n in list(f.labels.items())[:6])
+        more = len(f.labels) - 6
+        shown += f", … {more} more" if more > 0 else ""
+        table.add_row(f.path, f.format, f"{f.rows:,}", shown or "[dim]unlabelled[/]")
+    out.print(table)
+    if report.skipped:
+        out.print(f"[dim]skipped {len(report.skipped)} file(s) that are not dataset files:[/]")
+        for s in report.skipped:
+            out.print(f"[dim]  {s.path}: {s.reason}[/]")
+    _print_class_counts(report.files)
+
+
+def _print_class_counts(files: list) -> None:
+    totals: Counter[str] = Counter()
+    for f in files:
+        totals.update(class_counts(f.source, f.labels))
+    if not totals:
+        return
+    table = Table(title="IoT-DS-2 classes (labels mapped as in `iotids labels`)", title_justify="left")
+    table.add_column("id", justify="right")
+    table.add_column("class")
+    table.add_column("rows", justify="right")
+    for index, name in enumerate(IOTDS2_CLASSES):
+        table.add_row(str(index), name, f"{totals[name]:,}" if totals[name] else "[dim]0[/]")
+    out.print(table)
+    if any(f.synthetic for f in files):
+        out.print(SYNTHETIC_NOTE)
+
+
+@app.command()
+def labels() -> None:
+    """Print how every source label maps to the IoT-DS-2, IoTID20 and binary classes."""
+    table = Table(title="Label maps (why: docs/labels.md)", title_justify="left")
+    for column in ("source", "label as written", "IoT-DS-2", "IoTID20", "binary"):
+        table.add_column(column)
+    for source, raw, iotds2, iotid20, binary in mapping_rows():
+        table.add_row(source, raw, f"{iotds2} ({IOTDS2_CLASSES.index(iotds2)})", iotid20, binary)
+    out.print(table)
+
+
+@app.command()
+def formats() -> None:
+    """List the native file formats iotids recognises (from the header, not the name)."""
+    from iotids.sources import FORMATS
+
+    table = Table(title="Recognised formats", title_justify="left")
+    table.add_column("format")
+    table.add_column("header")
+    for name, text in FORMATS.items():
+        table.add_row(name, text)
+    out.print(table)
+
+
+@app.command("demo-data")
+def demo_data(
+    out_dir: Annotated[Path, typer.Argument(help="Directory for the synthetic files.")],
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    rows: Annotated[int, typer.Option(min=1, help="Flows per source label and file.")] = 200,
+) -> None:
+    """Write SYNTHETIC sample files in every native format (named synthetic_*)."""
+    from iotids.synthetic import generate
+
+    files = generate(out_dir, seed=seed, rows=rows)
+    out.print(f"wrote {len(files)} [yellow]synthetic[/] sample files under {out_dir} (seed {seed})")
+
+
+def main() -> None:
+    # Typer reports usage errors itself (exit 2); our own errors are one line.
+    try:
+        app()
+    except IotidsError as exc:
+        _fail(str(exc), 2)
+    except OSError as exc:
+        _fail(f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": "), 1)
+
+
+def _fail(message: str, code: int) -> None:
+    # Plain write, not rich: the message must stay on one line, unwrapped.
+    one_line = message.replace("\r", " ").replace("\n", " ").strip()
+    sys.stderr.write(f"iotids: error: {one_line}\n")
+    sys.exit(code)
+
+
+if __name__ == "__main__":
+    main()
