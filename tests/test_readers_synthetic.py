@@ -67,8 +67,9 @@ def test_crlf_iot23(synthetic_dir):
 
 
 def test_unlabelled_zeek_conn(tmp_path):
-    from iotids.synthetic import draw, write_zeek
     import numpy as np
+
+    from iotids.synthetic import draw, write_zeek
 
     rng = np.random.default_rng(1)
     path = write_zeek(tmp_path / "conn.log", draw(rng, ["Benign/-"], "iot23", 20), rng, labeled=False)

@@ -281,7 +281,8 @@ def _cic_columns(f: Flows, i: int, rng: np.random.Generator) -> dict[str, object
         "Flow_IAT_Mean": round(iat, 6), "Flow_IAT_Std": round(iat * jitter, 6),
         "Flow_IAT_Max": round(iat * (1 + jitter), 6), "Flow_IAT_Min": round(iat * (1 - jitter), 6),
         "Fwd_IAT_Tot": float(micros if fwd > 1 else 0), "Fwd_IAT_Mean": round(micros / max(fwd - 1, 1), 6),
-        "Bwd_IAT_Tot": float(micros if bwd > 1 else 0), "Bwd_IAT_Mean": round(micros / max(bwd - 1, 1), 6) if bwd > 1 else 0.0,
+        "Bwd_IAT_Tot": float(micros if bwd > 1 else 0),
+        "Bwd_IAT_Mean": round(micros / (bwd - 1), 6) if bwd > 1 else 0.0,
         "Fwd_Header_Len": fwd * (32 if proto == 6 else 8), "Bwd_Header_Len": bwd * (32 if proto == 6 else 8),
         "Fwd_Pkts/s": rate(fwd), "Bwd_Pkts/s": rate(bwd),
         "Pkt_Len_Min": round(min(fwd_mean, bwd_mean or fwd_mean) * (1 - jitter), 6),
@@ -399,7 +400,8 @@ def zeek_conn_lines(f: Flows, rng: np.random.Generator, *, labeled: bool, tabs: 
     lines = []
     for i in range(len(f)):
         proto = "udp" if str(f.proto[i]) == "udp" else ("icmp" if str(f.proto[i]) in ("icmp", "arp") else "tcp")
-        state, history = _ZEEK_STATE.get((proto, int(f.outcome[i])), ("SF" if f.bwd_pkts[i] else "S0", "Dd" if f.bwd_pkts[i] else "D"))
+        answered = ("SF", "Dd") if f.bwd_pkts[i] else ("S0", "D")
+        state, history = _ZEEK_STATE.get((proto, int(f.outcome[i])), answered)
         single = f.fwd_pkts[i] + f.bwd_pkts[i] <= 1
         uid = "C" + "".join(rng.choice(list(_B62), 17))
         fields = [
@@ -425,7 +427,8 @@ def write_zeek(path: Path, f: Flows, rng: np.random.Generator, *, labeled: bool 
                tabs: bool = False, newline: str = "\n") -> Path:
     """A complete conn.log(.labeled) with the Zeek header and footer lines."""
     if labeled and tabs:
-        names, types = [*ZEEK_FIELDS, "tunnel_parents", "label", "det_label"], [*ZEEK_TYPES, "set[string]", "string", "string"]
+        names = [*ZEEK_FIELDS, "tunnel_parents", "label", "det_label"]
+        types = [*ZEEK_TYPES, "set[string]", "string", "string"]
     elif labeled:
         names = [*ZEEK_FIELDS, LABEL_SEP.join(("tunnel_parents", "label", "detailed-label"))]
         types = [*ZEEK_TYPES, LABEL_SEP.join(("set[string]", "string", "string"))]
