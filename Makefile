@@ -28,6 +28,7 @@ demo: install
 	$(BIN)/iotids ingest $(DEMO)/data --out $(DEMO)/flows
 
 test: dev
+	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/python -m pytest -q
 
 lint: dev

@@ -127,3 +127,30 @@ def test_cic_infinity_is_a_float(synthetic_dir):
     text = Path(synthetic_dir / "synthetic_iotid20.csv").read_text()
     if "Infinity" in text:
         assert table["Flow_Byts/s"].is_infinite().any()
+
+
+def test_zeek_bool_fields(synthetic_dir, tmp_path):
+    from iotids.errors import InputError
+    from iotids.ingest import ingest
+
+    source = synthetic_dir / "synthetic_iot23/CTU-IoT-Synthetic-Capture-1-1/bro/conn.log.labeled"
+    lines = source.read_text().splitlines(keepends=True)
+    data = [i for i, line in enumerate(lines) if not line.startswith("#")]
+    for index, value in zip(data[:3], ("T", "F", "T"), strict=True):
+        fields = lines[index].split("\t")
+        fields[12] = value  # local_orig
+        lines[index] = "\t".join(fields)
+    good = tmp_path / "good" / "conn.log.labeled"
+    good.parent.mkdir()
+    good.write_text("".join(lines))
+    column = sources.read(good).collect()["local_orig"]
+    assert column.dtype == pl.Boolean
+    assert column.head(3).to_list() == [True, False, True] and column.null_count() == column.len() - 3
+    fields = lines[data[5]].split("\t")
+    fields[12] = "1"
+    lines[data[5]] = "\t".join(fields)
+    bad = tmp_path / "bad" / "conn.log.labeled"
+    bad.parent.mkdir()
+    bad.write_text("".join(lines))
+    with pytest.raises(InputError, match=r"column 'local_orig': expected T or F, found '1'"):
+        ingest([bad], tmp_path / "out")

@@ -64,7 +64,7 @@ def ingest(
     progress = Progress(
         TextColumn("[bold]ingest"), BarColumn(), MofNCompleteColumn(), TextColumn("files"),
         TextColumn("{task.fields[rows]:,} rows"), TimeElapsedColumn(),
-        console=err, transient=True,
+        console=err, transient=True, disable=not err.is_terminal,
     )
     task = progress.add_task("ingest", total=None, rows=0)
 

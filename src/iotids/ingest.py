@@ -124,29 +124,45 @@ def output_names(layouts: list[Layout]) -> list[str]:
 def ingest_file(layout: Layout, output: Path) -> IngestedFile:
     """Stream one recognised file to ``output``; raise InputError if it is bad."""
     path = layout.path
-    sha256 = sha256_file(path)
     size = path.stat().st_size
-    synthetic = any(part.startswith(SYNTHETIC_PREFIX) for part in path.parts)
-    metadata = {
-        METADATA_KEY: json.dumps(
-            {
-                "flow_table_version": FLOW_TABLE_VERSION,
-                "iotids_version": __version__,
-                "input": {"path": str(path.resolve()), "size": size, "sha256": sha256},
-                "format": layout.format,
-                "source": layout.source,
-                "capture": layout.capture,
-                "label_columns": list(layout.label_columns),
-                "synthetic": synthetic,
-            }
-        )
-    }
+    sha256 = sha256_file(path)
+    rows, labels = _write_flow_table(layout, output, sha256, size)
+    return IngestedFile(
+        path=str(path), format=layout.format, source=layout.source, capture=layout.capture,
+        rows=rows, labels=labels, sha256=sha256, size=size, output=output.name,
+        synthetic=_is_synthetic(path),
+    )
+
+
+def _is_synthetic(path: Path) -> bool:
+    return any(part.startswith(SYNTHETIC_PREFIX) for part in path.parts)
+
+
+def _write_flow_table(
+    layout: Layout, output: Path, sha256: str, size: int
+) -> tuple[int, dict[str, int]]:
+    """Sink, check and count one flow table; (rows, label counts)."""
+    path = layout.path
     if last_line_problem(layout):
         raise diagnose(layout, "the last line is incomplete")
+
+    # A plain dict: a Python callback here can abort the interpreter at exit
+    # when Polars' writer thread drops it late.
+    document = {
+        "flow_table_version": FLOW_TABLE_VERSION,
+        "iotids_version": __version__,
+        "input": {"path": str(path.resolve()), "size": size, "sha256": sha256},
+        "format": layout.format,
+        "source": layout.source,
+        "capture": layout.capture,
+        "label_columns": list(layout.label_columns),
+        "synthetic": _is_synthetic(path),
+    }
+    metadata = {METADATA_KEY: json.dumps(document)}
     required = (*layout.required, "label_raw") if layout.label_columns else layout.required
     with atomic_path(output) as tmp:
         try:
-            scan(layout).sink_parquet(tmp, metadata=metadata)
+            scan(layout).sink_parquet(tmp, metadata=metadata, compression_level=1)
         except pl.exceptions.PolarsError as exc:
             raise diagnose(layout, _first_line(exc)) from None
         rows, nulls = _rows_and_nulls(tmp, required)
@@ -160,11 +176,7 @@ def ingest_file(layout: Layout, output: Path) -> IngestedFile:
             class_counts(layout.source, labels)
         except UnmappedLabelsError as exc:
             raise InputError(path, str(exc)) from None
-    return IngestedFile(
-        path=str(path), format=layout.format, source=layout.source, capture=layout.capture,
-        rows=rows, labels=labels, sha256=sha256, size=size, output=output.name,
-        synthetic=synthetic,
-    )
+    return rows, labels
 
 
 def ingest(

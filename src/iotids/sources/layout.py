@@ -85,14 +85,13 @@ def scan(layout: Layout) -> pl.LazyFrame:
         truncate_ragged_lines=False,
         raise_if_empty=False,
     )
-    # Polars turns a blank line into an all-null row: drop those. The index is
-    # taken first so that row_id still counts data lines (and names the line).
-    lf = raw.with_row_index("row_id").filter(
-        ~pl.all_horizontal(pl.col(name).is_null() for name in layout.fields)
-    )
+    # Polars turns a blank line into an all-null row: drop those (a real row
+    # never lacks both its first and last field). The index is taken first so
+    # that row_id still counts data lines (and so names the line).
+    first, last = layout.fields[0], layout.fields[-1]
+    lf = raw.with_row_index("row_id").filter(pl.col(first).is_not_null() | pl.col(last).is_not_null())
     if _has_header_row(layout):
         # Concatenated exports repeat the header inside the file (MQTT-IoT-IDS2020 does).
-        first, last = layout.fields[0], layout.fields[-1]
         lf = lf.filter(~((pl.col(first) == first) & (pl.col(last) == last)).fill_null(False))
     lf = layout.finish(lf)
     return lf.select(
@@ -132,7 +131,16 @@ def _typed(name: str, kind: Kind) -> pl.Expr:
             .alias(name)
         )
     if kind == "bool":
-        return column.replace_strict({"T": True, "F": False}, return_dtype=pl.Boolean).alias(name)
+        # Not replace_strict: it makes Polars' sink hold the whole file in memory.
+        # Any other value reaches the unsupported String->Boolean cast, which
+        # fails the read and so triggers the line-level diagnosis.
+        return (
+            pl.when(column == "T").then(True)
+            .when(column == "F").then(False)
+            .when(column.is_null()).then(None)
+            .otherwise(column.cast(pl.Boolean, strict=True))
+            .alias(name)
+        )
     return column
 
 
