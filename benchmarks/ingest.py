@@ -9,6 +9,7 @@ counts. Peak RSS includes the pages of the input file Polars memory-maps.
 Prints a table and merges the figures into benchmarks/results.json:
   ingest.rows_per_s       iotids ingest rows per second (parse, type, write Parquet, hash)
   ingest.vs_pandas        iotids rows/s ÷ pandas.read_csv rows/s (read only, no write)
+  ingest.vs_pandas_to_parquet  iotids rows/s ÷ pandas read_csv + to_parquet rows/s (same job)
   ingest.rss_vs_pandas    iotids peak RSS ÷ pandas peak RSS
   ingest.rss_growth_4x    iotids peak RSS at 4× rows ÷ at 1× rows (flat memory ≈ 1)
 """
@@ -42,6 +43,10 @@ else:
         names = next(l for l in handle if l.startswith("#fields")).rstrip("\n").split("\t")[1:]
     frame = pd.read_csv(path, sep="\t", comment="#", header=None, names=names, na_values=["-"],
                         low_memory=False)
+    if mode == "pandas+parquet":
+        import os
+        os.makedirs(out)
+        frame.to_parquet(os.path.join(out, "flows.parquet"))
     rows = len(frame)
 seconds = time.perf_counter() - start
 print(json.dumps({"rows": rows, "seconds": seconds,
@@ -93,7 +98,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="1/8 of the full size")
     args = parser.parse_args()
     full = FULL_ROWS // 8 if args.quick else FULL_ROWS
-    with tempfile.TemporaryDirectory(dir=HERE.parent) as tmp:
+    (HERE / "work").mkdir(exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=HERE / "work") as tmp:
         work = Path(tmp)
         source = source_file(work)
         small, large = work / "small.conn.log.labeled", work / "large.conn.log.labeled"
@@ -101,11 +107,13 @@ def main() -> None:
         large_rows = replicate(source, large, full)
         repeats = 1 if args.quick else 3
         pandas_run = measure("pandas", large, work / "pandas", repeats)
+        pandas_parquet = measure("pandas+parquet", large, work / "pandas_parquet", repeats)
         ingest_small = measure("iotids", small, work / "out_small", repeats)
         ingest_large = measure("iotids", large, work / "out_large", repeats)
     assert ingest_large["rows"] == pandas_run["rows"] == large_rows, (ingest_large, pandas_run)
     rate = ingest_large["rows"] / ingest_large["seconds"]
     pandas_rate = pandas_run["rows"] / pandas_run["seconds"]
+    pandas_parquet_rate = pandas_parquet["rows"] / pandas_parquet["seconds"]
     results = {
         "ingest.input": ("real IoT-23 34-1, replicated" if source == REAL
                          else "SYNTHETIC IoT-23 capture, replicated"),
@@ -113,6 +121,7 @@ def main() -> None:
         "ingest.rows_per_s": round(rate),
         "ingest.pandas_rows_per_s": round(pandas_rate),
         "ingest.vs_pandas": round(rate / pandas_rate, 2),
+        "ingest.vs_pandas_to_parquet": round(rate / pandas_parquet_rate, 2),
         "ingest.peak_rss_mb": round(ingest_large["peak_rss_mb"], 1),
         "ingest.pandas_peak_rss_mb": round(pandas_run["peak_rss_mb"], 1),
         "ingest.rss_vs_pandas": round(ingest_large["peak_rss_mb"] / pandas_run["peak_rss_mb"], 3),
@@ -120,9 +129,9 @@ def main() -> None:
         "ingest.small_rows": small_rows,
         "ingest.quick": args.quick,
     }
-    print(f"{'figure':<28}{'value':>16}")
+    print(f"{'figure':<30}{'value':>38}")
     for key, value in results.items():
-        print(f"{key:<28}{value!s:>16}")
+        print(f"{key:<30}{value!s:>38}")
     store = HERE / "results.json"
     merged = json.loads(store.read_text()) if store.exists() else {}
     merged.update(results)
