@@ -11,7 +11,6 @@ column when the fast path has failed (it runs only after a failure).
 from __future__ import annotations
 
 import csv
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,10 +50,6 @@ class Layout:
     # Checks one raw data line's fields beyond the count and kinds (diagnosis only).
     check_fields: Callable[[list[str]], str | None] = field(default=lambda fields: None)
     capture: str = ""
-
-    @property
-    def columns(self) -> tuple[str, ...]:
-        return tuple(self.kinds)
 
 
 def capture_name(path: Path) -> str:
@@ -142,11 +137,6 @@ def _typed(name: str, kind: Kind) -> pl.Expr:
             .alias(name)
         )
     return column
-
-
-def data_line(layout: Layout, row_id: int) -> int:
-    """The 1-based line number of data row ``row_id`` (blank lines counted)."""
-    return layout.header_lines + row_id + 1
 
 
 # --- diagnosis: only after the fast path failed --------------------------------
@@ -261,10 +251,10 @@ def _parses(kind: Kind, value: str) -> bool:
     if kind in ("int", "port"):
         return _is_int(value, 10)
     try:
-        number = float(value)
+        float(value)  # accepts nan, inf, Infinity and 1e999 (= inf), as Polars does
     except ValueError:
         return False
-    return not math.isnan(number) or value.lower() == "nan"
+    return True
 
 
 def _is_int(value: str, base: int) -> bool:
