@@ -1,0 +1,160 @@
+"""``iotids build``: flow tables → a task directory holding everything training needs.
+
+DIR/
+  split/{train,val,test}.parquet   task rows before preprocessing (all features)
+  {train,val,test}.parquet         model inputs: source, capture, label, the k features
+  preprocessor.json                fitted on split/train.parquet only
+  manifest.json                    task, schema, split, seed, classes, features, counts, duplicates
+
+The preprocessor and the feature ranking see train rows only: val and test
+are written before either is fitted and read only to be transformed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from iotids import __version__
+from iotids.atomic import atomic_path, write_json
+from iotids.dataset import (
+    FRACTIONS,
+    SPLITS,
+    build_index,
+    class_names,
+    deduplicate,
+    find_flow_tables,
+    split_grouped,
+    split_random,
+    task_frame,
+    unplaced_classes,
+)
+from iotids.errors import IotidsError
+from iotids.features import MAX_PAD, Preprocessor, rank_features, selected_features
+
+MANIFEST_VERSION = 1
+RFE_SAMPLE = 20_000  # train rows (stratified) the feature ranking sees
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    task: str = "iotds2"
+    binary: bool = False
+    schema: str = "seed"
+    split: str = "random"
+    dedup: bool = False
+    seed: int = 0
+    k: int = 64
+
+
+def build(flows_dir: str | Path, out_dir: str | Path, options: BuildOptions,
+          progress: Callable[[str], None] = lambda step: None) -> dict:
+    """Build the task directory; return its manifest (also written as manifest.json)."""
+    if options.k < 1:
+        raise IotidsError(f"--k must be at least 1, got {options.k}")
+    out = Path(out_dir)
+    names = class_names(options.task, options.binary)
+    progress("reading flow tables")
+    tables = find_flow_tables(flows_dir, options.task)
+    frames = [task_frame(t, options.task, options.binary, options.schema) for t in tables]
+    progress("indexing and deduplicating")
+    index = build_index(frames)
+    if index.height == 0:
+        raise IotidsError(f"{flows_dir}: none of the {options.task} task's classes occur in its flow tables")
+    index, duplicates = deduplicate(index, options.dedup)
+    progress(f"splitting ({options.split})")
+    split = split_random(index, options.seed) if options.split == "random" else split_grouped(index, options.seed)
+    index = index.with_columns(split)
+    warnings = [f"{side}: no rows of {', '.join(classes)}"
+                for side, classes in unplaced_classes(index, split, names).items()]
+
+    progress("writing splits")
+    raw = out / "split"
+    for sid, side in enumerate(SPLITS):
+        keys = index.filter(pl.col("split") == sid).select("key").lazy()
+        rows = pl.concat([f.join(keys, on="key", how="semi") for f in frames], how="diagonal_relaxed")
+        with atomic_path(raw / f"{side}.parquet") as tmp:
+            rows.sink_parquet(tmp)
+
+    progress("fitting the preprocessor on train")
+    train = pl.scan_parquet(raw / "train.parquet")
+    preprocessor = Preprocessor().fit(train)
+    preprocessor.save(out / "preprocessor.json")
+
+    progress("ranking features (RFE)")
+    sample_keys = _stratified_sample(index.filter(pl.col("split") == 0), RFE_SAMPLE, options.seed)
+    sample = preprocessor.transform(train.join(sample_keys.lazy(), on="key", how="semi")).collect()
+    features = preprocessor.features_
+    if len(features) < options.k and options.k > MAX_PAD:
+        raise IotidsError(f"--k {options.k}: only {len(features)} features exist and zero padding "
+                          f"goes up to {MAX_PAD} only")
+    started = time.perf_counter()
+    ranking = rank_features(sample.select(features).to_numpy(), sample["label"].to_numpy(),
+                            features, options.k, options.seed)
+    rfe_seconds = time.perf_counter() - started
+    kept, padding = selected_features(ranking, options.k)
+    if padding:
+        warnings.append(f"only {len(kept)} features exist: padded with {len(padding)} zero columns to k={options.k}")
+
+    progress("writing model inputs")
+    counts = {}
+    for sid, side in enumerate(SPLITS):
+        frame = preprocessor.transform(pl.scan_parquet(raw / f"{side}.parquet"))
+        frame = frame.select("source", "capture", pl.col("label").cast(pl.Int32), *kept,
+                             *(pl.lit(0.0).alias(p) for p in padding))
+        with atomic_path(out / f"{side}.parquet") as tmp:
+            frame.sink_parquet(tmp)
+        counts[side] = _class_counts(index.filter(pl.col("split") == sid), names)
+    unseen = sorted(set(counts["test"]) - set(counts["train"]))
+    if unseen:
+        warnings.append(f"test holds classes unseen in train: {', '.join(unseen)}")
+
+    manifest = {
+        "format_version": MANIFEST_VERSION,
+        "iotids_version": __version__,
+        "task": options.task,
+        "binary": options.binary,
+        "schema": options.schema,
+        "split": options.split,
+        "split_fractions": dict(zip(SPLITS, FRACTIONS, strict=True)),
+        "seed": options.seed,
+        "dedup": options.dedup,
+        "k": options.k,
+        "classes": list(names),
+        "features": kept + padding,
+        "padding": padding,
+        "ranking": ranking,
+        "rfe": {"sample_rows": sample.height, "candidates": len(features), "seconds": round(rfe_seconds, 2)},
+        "class_counts": counts,
+        "rows": {side: sum(c.values()) for side, c in counts.items()},
+        "duplicates": duplicates.to_json(),
+        "inputs": [{"table": t.path.name, **{k: t.meta[k] for k in ("format", "source", "capture", "synthetic")},
+                    "sha256": t.meta["input"]["sha256"]} for t in tables],
+        "synthetic": any(t.meta["synthetic"] for t in tables),
+        "warnings": warnings,
+    }
+    write_json(out / "manifest.json", manifest)
+    return manifest
+
+
+def _stratified_sample(train: pl.DataFrame, size: int, seed: int) -> pl.DataFrame:
+    """Keys of at most ``size`` train rows, every class equally entitled."""
+    if train.height <= size:
+        return train.select("key")
+    per_class = max(size // max(train["label"].n_unique(), 1), 1)
+    rng = np.random.default_rng(seed)
+    keys = []
+    for (_,), part in train.group_by(["label"], maintain_order=True):
+        take = min(per_class, part.height)
+        keys.append(part["key"].to_numpy()[rng.choice(part.height, size=take, replace=False)])
+    return pl.DataFrame({"key": np.concatenate(keys)})
+
+
+def _class_counts(rows: pl.DataFrame, names: tuple[str, ...]) -> dict[str, int]:
+    counts = dict(rows.group_by("label").len().sort("label").iter_rows())
+    return {names[c]: int(n) for c, n in counts.items()}

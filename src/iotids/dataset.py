@@ -1,0 +1,224 @@
+"""Task tables: flow tables → one labelled table per task, deduplicated and split.
+
+The work is done on a narrow *index* (one row per flow: its key, class, group
+and a hash of its features) held in memory; the wide feature columns stay on
+disk and are streamed once per split. So a build's memory grows with the
+number of rows times a few dozen bytes, not with the number of columns.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from iotids.errors import IotidsError
+from iotids.ingest import read_metadata
+from iotids.labels import LABEL_MAP, TASKS, to_class
+from iotids.schema import COMMON_CATEGORICAL, common_features, seed_features
+
+TASK_SOURCES: dict[str, tuple[str, ...]] = {
+    "iotds2": ("botiot", "iotid20", "iotds2", "mqtt", "iot23"),
+    "iotid20": ("iotid20",),
+}
+# Of MQTT-IoT-IDS2020's three feature levels one enters a task, so that a
+# flow is not counted three times: biflow, the level closest to a flow record.
+TASK_FORMATS_SKIPPED = ("mqtt-packet", "mqtt-uniflow", "zeek-conn")
+
+SPLITS = ("train", "val", "test")
+FRACTIONS = (0.7, 0.1, 0.2)  # our assumption: the study does not state its split
+ROW_BITS = 40  # key = table index << ROW_BITS | row_id
+
+
+@dataclass(frozen=True)
+class FlowTable:
+    path: Path
+    index: int
+    meta: dict
+
+    @property
+    def source(self) -> str:
+        return self.meta["source"]
+
+    @property
+    def format(self) -> str:
+        return self.meta["format"]
+
+
+def class_names(task: str, binary: bool) -> tuple[str, ...]:
+    return TASKS["binary"] if binary else TASKS[task]
+
+
+def find_flow_tables(flows_dir: str | Path, task: str) -> list[FlowTable]:
+    """The flow tables under ``flows_dir`` that feed ``task``."""
+    folder = Path(flows_dir)
+    if not folder.is_dir():
+        raise IotidsError(f"{folder}: not a directory of flow tables (make one with `iotids ingest`)")
+    tables = []
+    for path in sorted(folder.glob("*.parquet")):
+        meta = read_metadata(path)
+        if meta["source"] in TASK_SOURCES[task] and meta["format"] not in TASK_FORMATS_SKIPPED:
+            tables.append(FlowTable(path, len(tables), meta))
+    if not tables:
+        raise IotidsError(
+            f"{folder}: no flow tables of the {task} task's sources ({', '.join(TASK_SOURCES[task])}); "
+            "ingest the dataset files first"
+        )
+    return tables
+
+
+def _class_table(source: str, task: str, binary: bool) -> pl.DataFrame:
+    """label_raw (lower case) → class id for one source; labels outside the task left out."""
+    names = class_names(task, binary)
+    rows = []
+    for raw in LABEL_MAP.get(source, {}):
+        in_task = to_class(source, raw, task)
+        if in_task is None:
+            continue
+        cls = to_class(source, raw, "binary") if binary else in_task
+        rows.append((raw.casefold(), names.index(cls)))
+    # "_class", not "label": IoT-23 has a native column called label.
+    return pl.DataFrame(rows, schema={"_label_key": pl.String, "_class": pl.Int32}, orient="row")
+
+
+def task_frame(table: FlowTable, task: str, binary: bool, schema: str) -> pl.LazyFrame:
+    """One flow table as task rows: key, source, capture, label (class id), features."""
+    lf = pl.scan_parquet(table.path)
+    if schema == "common":
+        features = common_features(table.format)
+    else:
+        names = seed_features(lf.collect_schema(), table.source, table.meta["label_columns"])
+        features = [pl.col(name) for name in names]
+    return (
+        lf.with_columns(pl.col("label_raw").str.to_lowercase().alias("_label_key"))
+        .join(_class_table(table.source, task, binary).lazy(), on="_label_key", how="inner")
+        .select(
+            (pl.lit(table.index << ROW_BITS, pl.Int64) + pl.col("row_id")).alias("key"),
+            "source", "capture", pl.col("_class").alias("label"), *features,
+        )
+    )
+
+
+def feature_columns(frame: pl.LazyFrame) -> list[str]:
+    return [c for c in frame.collect_schema().names() if c not in ("key", "source", "capture", "label")]
+
+
+def build_index(frames: list[pl.LazyFrame]) -> pl.DataFrame:
+    """Key, source, capture, label and a hash of the feature values, per row."""
+    parts = []
+    for frame in frames:
+        features = feature_columns(frame)
+        parts.append(
+            frame.select("key", "source", "capture", "label",
+                         pl.struct(features).hash(seed=0).alias("hash")).collect(engine="streaming")
+        )
+    return pl.concat(parts)
+
+
+@dataclass(frozen=True)
+class Duplicates:
+    rows: int
+    duplicate_rows: int  # rows whose features and label repeat an earlier row
+    conflicting_rows: int  # rows whose identical features carry more than one label
+    dropped: int
+
+    def to_json(self) -> dict:
+        return {
+            "rows": self.rows,
+            "duplicate_rows": self.duplicate_rows,
+            "duplicate_rate": round(self.duplicate_rows / self.rows, 6) if self.rows else 0.0,
+            "conflicting_rows": self.conflicting_rows,
+            "dropped": self.dropped,
+        }
+
+
+def deduplicate(index: pl.DataFrame, drop: bool) -> tuple[pl.DataFrame, Duplicates]:
+    """Count exact duplicates (same features) and label conflicts; drop repeats if asked.
+
+    Rows merged from different datasets are compared too: the seed schema fills
+    absent columns with 0 at preprocessing, but here each source's own columns
+    are hashed, so only rows of the same source and format can collide.
+    """
+    unique_rows = index.select(pl.struct("hash", "label").n_unique()).item()
+    labels_per_hash = index.group_by("hash").agg(pl.col("label").n_unique().alias("n_labels"), pl.len())
+    conflicting = labels_per_hash.filter(pl.col("n_labels") > 1)["len"].sum()
+    kept = index.unique(subset=["hash", "label"], keep="first", maintain_order=True) if drop else index
+    stats = Duplicates(index.height, index.height - unique_rows, int(conflicting or 0),
+                       index.height - kept.height)
+    return kept, stats
+
+
+def split_random(index: pl.DataFrame, seed: int) -> pl.Series:
+    """Stratified random split (the study's way): per class 70/10/20."""
+    rng = np.random.default_rng(seed)
+    labels = index["label"].to_numpy()
+    split = np.empty(len(labels), dtype=np.int8)
+    for cls in np.unique(labels):
+        rows = np.flatnonzero(labels == cls)
+        rng.shuffle(rows)
+        split[rows] = _assign(len(rows))
+    return pl.Series("split", split)
+
+
+def _assign(n: int) -> np.ndarray:
+    """Split ids for n shuffled items: each side gets its share, rounded, and
+    val and test get at least one item each when there are three or more."""
+    n_test = max(round(n * FRACTIONS[2]), 1 if n >= 3 else 0)
+    n_val = max(round(n * FRACTIONS[1]), 1 if n >= 3 else 0)
+    n_train = n - n_test - n_val
+    return np.repeat(np.array([0, 1, 2], dtype=np.int8), [n_train, n_val, n_test])
+
+
+def split_grouped(index: pl.DataFrame, seed: int, blocks: int = 10) -> pl.Series:
+    """The honest split: no capture, or no time block of one, on two sides.
+
+    A capture stays whole and goes to one side, unless it holds a class found
+    in fewer than three captures (that class could not reach every side
+    otherwise): such a capture is cut into ``blocks`` contiguous blocks of rows
+    (file order, i.e. time for flow logs) and its blocks are spread over the
+    sides 70/10/20, each block wholly on one side. Whole captures go, in
+    random order, to the side furthest below its share of rows.
+    """
+    rng = np.random.default_rng(seed)
+    frame = index.select(pl.col("source") + "/" + pl.col("capture"), "label", "key").with_row_index("_i")
+    frame = frame.rename({"source": "group"})
+    per_class = frame.group_by("label").agg(pl.col("group").n_unique().alias("n"))
+    rare = per_class.filter(pl.col("n") < 3)["label"]
+    cut = set(frame.filter(pl.col("label").is_in(rare.to_list()))["group"].unique().to_list())
+    split = np.empty(index.height, dtype=np.int8)
+    whole: list[tuple[str, np.ndarray]] = []
+    for (group,), part in frame.sort("key").group_by(["group"], maintain_order=True):
+        rows = part["_i"].to_numpy()
+        if group in cut:
+            sides = _assign(blocks)
+            rng.shuffle(sides)
+            split[rows] = sides[np.arange(len(rows)) * blocks // len(rows)]
+        else:
+            whole.append((group, rows))
+    whole = [whole[i] for i in rng.permutation(len(whole))]
+    filled = np.zeros(3)
+    target = np.array(FRACTIONS) * max(sum(len(rows) for _, rows in whole), 1)
+    for _, rows in whole:
+        side = int(np.argmax((target - filled) / target))
+        split[rows] = side
+        filled[side] += len(rows)
+    return pl.Series("split", split)
+
+
+def unplaced_classes(index: pl.DataFrame, split: pl.Series, names: tuple[str, ...]) -> dict[str, list[str]]:
+    """Classes missing from a side of the split: {split: [class, …]}."""
+    present = index.select("label").with_columns(split).unique()
+    missing = {}
+    for sid, side in enumerate(SPLITS):
+        have = set(present.filter(pl.col("split") == sid)["label"].to_list())
+        absent = [names[c] for c in sorted(set(index["label"].unique().to_list()) - have)]
+        if absent:
+            missing[side] = absent
+    return missing
+
+
+def categorical_columns(frame: pl.LazyFrame) -> list[str]:
+    schema = frame.collect_schema()
+    return [c for c in feature_columns(frame) if schema[c] == pl.String or c in COMMON_CATEGORICAL]

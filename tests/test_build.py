@@ -1,0 +1,167 @@
+"""iotids build on SYNTHETIC flows (and on the real samples when present)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import polars as pl
+import pytest
+
+from iotids.build import BuildOptions, build
+from iotids.dataset import SPLITS, deduplicate, split_grouped, split_random
+from iotids.errors import IotidsError
+from iotids.features import Preprocessor
+from iotids.ingest import ingest
+
+
+@pytest.fixture(scope="module")
+def flows(synthetic_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("flows")
+    ingest([synthetic_dir], out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def task(flows, tmp_path_factory):
+    out = tmp_path_factory.mktemp("task")
+    return out, build(flows, out, BuildOptions(seed=1))
+
+
+def test_task_directory(task):
+    out, manifest = task
+    assert manifest["classes"][0] == "Normal" and len(manifest["classes"]) == 17
+    assert len(manifest["features"]) == 64 and manifest["synthetic"] is True
+    for side in SPLITS:
+        table = pl.read_parquet(out / f"{side}.parquet")
+        assert table.columns == ["source", "capture", "label", *manifest["features"]]
+        assert table.height == manifest["rows"][side]
+        values = table.select(manifest["features"]).to_numpy()
+        assert np.isfinite(values).all() and values.min() >= -1 and values.max() <= 1
+    on_disk = json.loads((out / "manifest.json").read_text())
+    assert on_disk["ranking"] == manifest["ranking"]
+    # identifiers and labels never become features
+    for name in ("ts", "uid", "saddr", "Flow_ID", "label", "category", "attack", "is_attack"):
+        assert name not in manifest["ranking"]
+
+
+def test_statistics_come_from_train_only(task):
+    out, _ = task
+    pre = Preprocessor.load(out / "preprocessor.json")
+    train = pl.read_parquet(out / "split" / "train.parquet")
+    everything = pl.concat([pl.read_parquet(out / "split" / f"{s}.parquet") for s in SPLITS],
+                           how="diagonal_relaxed")
+    def cleaned(frame: pl.DataFrame, name: str) -> pl.Series:
+        # the preprocessor's definition: NaN, ±inf and null count as 0
+        column = frame[name].cast(pl.Float64) if name in frame.columns else pl.Series([0.0] * frame.height)
+        return column.fill_nan(0.0).fill_null(0.0).map_elements(
+            lambda v: v if np.isfinite(v) else 0.0, return_dtype=pl.Float64)
+
+    differs = 0
+    for name, (low, high) in pre.numeric_.items():
+        column = cleaned(train, name)
+        assert (low, high) == (column.min(), column.max()), name
+        differs += cleaned(everything, name).max() != column.max()
+    assert differs > 0  # val/test hold values train does not: the check above could fail
+    train_proto = set(train["proto"].drop_nulls())
+    assert set(pre.categories_["proto"]) <= train_proto
+
+
+def test_splits_are_disjoint_and_stratified(task):
+    out, manifest = task
+    keys = [set(pl.read_parquet(out / "split" / f"{s}.parquet")["key"]) for s in SPLITS]
+    assert not (keys[0] & keys[1] or keys[0] & keys[2] or keys[1] & keys[2])
+    for name, n in manifest["class_counts"]["train"].items():
+        total = sum(manifest["class_counts"][s].get(name, 0) for s in SPLITS)
+        assert abs(n / total - 0.7) < 0.05
+
+
+def _index(groups: dict[str, list[int]]) -> pl.DataFrame:
+    rows = [(f"cap{g}", label) for g, labels in groups.items() for label in labels]
+    return pl.DataFrame({
+        "key": range(len(rows)), "source": ["iot23"] * len(rows),
+        "capture": [r[0] for r in rows], "label": [r[1] for r in rows], "hash": range(len(rows)),
+    })
+
+
+def test_grouped_split_never_shares_a_capture():
+    # every class in >= 3 captures: whole captures, each on one side
+    index = _index({str(g): [g % 2] * 20 + [2] * 5 for g in range(12)})
+    split = split_grouped(index, seed=0)
+    sides = index.with_columns(split).group_by("capture").agg(pl.col("split").n_unique())
+    assert sides["split"].max() == 1
+    assert set(split.to_list()) == {0, 1, 2}
+
+
+def test_grouped_split_cuts_rare_captures_into_time_blocks():
+    index = _index({"a": [0] * 100, "b": [1] * 100, "c": [0] * 50})
+    split = split_grouped(index, seed=0).to_numpy()
+    for capture in ("a", "b", "c"):
+        rows = split[(index["capture"] == f"cap{capture}").to_numpy()]
+        assert set(rows) == {0, 1, 2}  # every side, in blocks
+        assert (np.diff(rows) != 0).sum() <= 9  # 10 contiguous blocks at most
+
+
+def test_random_split_is_seeded():
+    index = _index({"a": [0] * 50 + [1] * 30})
+    assert split_random(index, 3).equals(split_random(index, 3))
+    assert not split_random(index, 3).equals(split_random(index, 4))
+
+
+def test_dedup_counts_and_drops():
+    index = pl.DataFrame({"key": range(6), "label": [0, 0, 1, 1, 2, 2], "hash": [1, 1, 1, 2, 3, 4]})
+    kept, stats = deduplicate(index, drop=True)
+    assert (stats.duplicate_rows, stats.conflicting_rows, stats.dropped) == (1, 3, 1)
+    assert kept["key"].to_list() == [0, 2, 3, 4, 5]
+
+
+def test_common_schema_and_grouped(flows, tmp_path):
+    manifest = build(flows, tmp_path, BuildOptions(schema="common", split="grouped", dedup=True, k=16))
+    assert len(manifest["features"]) == 16
+    assert set(manifest["ranking"]) == {"duration", "dst_port", "proto", "state", "fwd_pkts", "bwd_pkts",
+                                        "fwd_bytes", "bwd_bytes", "pkts_per_s", "bytes_per_s",
+                                        "fwd_mean_size", "bwd_mean_size"}
+    assert manifest["padding"] == ["pad_0", "pad_1", "pad_2", "pad_3"]
+    assert any("padded" in w for w in manifest["warnings"])
+
+
+def test_iotid20_binary(flows, tmp_path):
+    manifest = build(flows, tmp_path, BuildOptions(task="iotid20", binary=True, k=8))
+    assert manifest["classes"] == ["Normal", "Anomaly"]
+    assert {i["source"] for i in manifest["inputs"]} == {"iotid20"}
+
+
+def test_bad_builds(flows, tmp_path, cli):
+    only_iot23 = tmp_path / "iot23"
+    only_iot23.mkdir()
+    for path in flows.glob("iot23-*.parquet"):
+        (only_iot23 / path.name).write_bytes(path.read_bytes())
+    result = cli("build", only_iot23, "--task", "iotid20", "--out", tmp_path / "t")
+    assert result.code == 2 and "no flow tables of the iotid20 task" in result.stderr
+    result = cli("build", flows, "--schema", "common", "--k", "100", "--out", tmp_path / "t")
+    assert result.code == 2 and "padding goes up to 64" in result.stderr
+    result = cli("build", tmp_path / "nowhere", "--out", tmp_path / "t")
+    assert result.code == 2 and "not a directory" in result.stderr
+    with pytest.raises(IotidsError, match="at least 1"):
+        build(flows, tmp_path / "t", BuildOptions(k=0))
+
+
+def test_cli_build_json(flows, tmp_path, cli):
+    result = cli("build", flows, "--out", tmp_path / "t", "--k", "32", "--json")
+    assert result.code == 0, result.stderr
+    manifest = json.loads(result.stdout)
+    assert len(manifest["features"]) == 32 and manifest["k"] == 32
+
+
+@pytest.mark.parametrize("schema", ["seed", "common"])
+@pytest.mark.parametrize("split", ["random", "grouped"])
+def test_real_iot23_and_botiot(shared_data, tmp_path_factory, schema, split):
+    flows = tmp_path_factory.getbasetemp() / "real_flows"
+    if not (flows / "ingest.json").exists():
+        ingest([shared_data / "iot23", shared_data / "botiot"], flows)
+    manifest = build(flows, tmp_path_factory.mktemp("real"), BuildOptions(schema=schema, split=split))
+    assert sum(manifest["rows"].values()) == 23_145 + 4_426 + 1_374 + 142
+    counts = {c: sum(manifest["class_counts"][s].get(c, 0) for s in SPLITS) for c in manifest["classes"]}
+    assert counts["DDoS"] == 14_394 and counts["Theft"] == 118 and counts["FileDownload"] == 6
+    assert manifest["duplicates"]["duplicate_rows"] > 0
+    assert manifest["synthetic"] is False
