@@ -29,10 +29,13 @@ from iotids.dataset import (
     class_names,
     deduplicate,
     find_flow_tables,
+    sides_per_table,
     split_grouped,
     split_random,
+    table_sizes,
     task_frame,
     unplaced_classes,
+    with_split,
 )
 from iotids.errors import IotidsError
 from iotids.features import MAX_PAD, Preprocessor, rank_features, selected_features
@@ -66,18 +69,20 @@ def build(flows_dir: str | Path, out_dir: str | Path, options: BuildOptions,
     index = build_index(frames)
     if index.height == 0:
         raise IotidsError(f"{flows_dir}: none of the {options.task} task's classes occur in its flow tables")
+    sizes = table_sizes(index)
     index, duplicates = deduplicate(index, options.dedup)
     progress(f"splitting ({options.split})")
     split = split_random(index, options.seed) if options.split == "random" else split_grouped(index, options.seed)
-    index = index.with_columns(split)
+    index = index.with_columns(pl.Series("split", split))
     warnings = [f"{side}: no rows of {', '.join(classes)}"
                 for side, classes in unplaced_classes(index, split, names).items()]
 
     progress("writing splits")
     raw = out / "split"
+    sides = sides_per_table(index, split, sizes)
     for sid, side in enumerate(SPLITS):
-        keys = index.filter(pl.col("split") == sid).select("key").lazy()
-        rows = pl.concat([f.join(keys, on="key", how="semi") for f in frames], how="diagonal_relaxed")
+        rows = pl.concat([with_split(f, t, sides[t.index], sid) for f, t in zip(frames, tables, strict=True)
+                          if t.index in sides], how="diagonal_relaxed")
         with atomic_path(raw / f"{side}.parquet") as tmp:
             rows.sink_parquet(tmp)
 

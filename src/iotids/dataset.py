@@ -30,6 +30,7 @@ TASK_FORMATS_SKIPPED = ("mqtt-packet", "mqtt-uniflow", "zeek-conn")
 SPLITS = ("train", "val", "test")
 FRACTIONS = (0.7, 0.1, 0.2)  # our assumption: the study does not state its split
 ROW_BITS = 40  # key = table index << ROW_BITS | row_id
+ROW_SPAN = 1 << ROW_BITS
 
 
 @dataclass(frozen=True)
@@ -106,15 +107,43 @@ def feature_columns(frame: pl.LazyFrame) -> list[str]:
 
 
 def build_index(frames: list[pl.LazyFrame]) -> pl.DataFrame:
-    """Key, source, capture, label and a hash of the feature values, per row."""
+    """Key, label and a hash of the feature values, per task row: about 20
+    bytes a row. The table (hence capture) of a row is ``key >> ROW_BITS``."""
     parts = []
     for frame in frames:
         features = feature_columns(frame)
         parts.append(
-            frame.select("key", "source", "capture", "label",
-                         pl.struct(features).hash(seed=0).alias("hash")).collect(engine="streaming")
+            frame.select("key", "label", pl.struct(features).hash(seed=0).alias("hash"))
+            .collect(engine="streaming")
         )
-    return pl.concat(parts)
+    return pl.concat(parts).sort("key")
+
+
+def with_split(frame: pl.LazyFrame, table: FlowTable, sides: np.ndarray, side: int) -> pl.LazyFrame:
+    """The rows of ``frame`` (one flow table's task rows) on ``side`` of the split.
+
+    ``sides`` holds the side of every row id of the table (-1: not in the
+    task, or dropped as a duplicate); a gather, not a join, so it streams.
+    """
+    row_id = pl.col("key") - (table.index << ROW_BITS)
+    return frame.filter(pl.lit(pl.Series(sides, dtype=pl.Int8)).gather(row_id) == side)
+
+
+def sides_per_table(index: pl.DataFrame, split: np.ndarray, sizes: dict[int, int]) -> dict[int, np.ndarray]:
+    """Turn the split of the index rows into one array per table, indexed by row id."""
+    out = {t: np.full(n, -1, dtype=np.int8) for t, n in sizes.items()}
+    keys = index["key"].to_numpy()
+    tables, rows = keys >> ROW_BITS, keys & (ROW_SPAN - 1)
+    for t, array in out.items():
+        mine = tables == t
+        array[rows[mine]] = split[mine]
+    return out
+
+
+def table_sizes(index: pl.DataFrame) -> dict[int, int]:
+    """Row-id range of each table's task rows (taken before deduplication)."""
+    sizes = index.group_by((pl.col("key") // ROW_SPAN).alias("table")).agg((pl.col("key") % ROW_SPAN).max())
+    return {int(t): int(n) + 1 for t, n in sizes.iter_rows()}
 
 
 @dataclass(frozen=True)
@@ -150,7 +179,7 @@ def deduplicate(index: pl.DataFrame, drop: bool) -> tuple[pl.DataFrame, Duplicat
     return kept, stats
 
 
-def split_random(index: pl.DataFrame, seed: int) -> pl.Series:
+def split_random(index: pl.DataFrame, seed: int) -> np.ndarray:
     """Stratified random split (the study's way): per class 70/10/20."""
     rng = np.random.default_rng(seed)
     labels = index["label"].to_numpy()
@@ -159,7 +188,7 @@ def split_random(index: pl.DataFrame, seed: int) -> pl.Series:
         rows = np.flatnonzero(labels == cls)
         rng.shuffle(rows)
         split[rows] = _assign(len(rows))
-    return pl.Series("split", split)
+    return split
 
 
 def _assign(n: int) -> np.ndarray:
@@ -171,7 +200,7 @@ def _assign(n: int) -> np.ndarray:
     return np.repeat(np.array([0, 1, 2], dtype=np.int8), [n_train, n_val, n_test])
 
 
-def split_grouped(index: pl.DataFrame, seed: int, blocks: int = 10) -> pl.Series:
+def split_grouped(index: pl.DataFrame, seed: int, blocks: int = 10) -> np.ndarray:
     """The honest split: no capture, or no time block of one, on two sides.
 
     A capture stays whole and goes to one side, unless it holds a class found
@@ -182,14 +211,14 @@ def split_grouped(index: pl.DataFrame, seed: int, blocks: int = 10) -> pl.Series
     random order, to the side furthest below its share of rows.
     """
     rng = np.random.default_rng(seed)
-    frame = index.select(pl.col("source") + "/" + pl.col("capture"), "label", "key").with_row_index("_i")
-    frame = frame.rename({"source": "group"})
+    # A group is one flow table, i.e. one capture file; keys are in file order.
+    frame = index.select((pl.col("key") // ROW_SPAN).alias("group"), "label", "key").with_row_index("_i")
     per_class = frame.group_by("label").agg(pl.col("group").n_unique().alias("n"))
     rare = per_class.filter(pl.col("n") < 3)["label"]
     cut = set(frame.filter(pl.col("label").is_in(rare.to_list()))["group"].unique().to_list())
     split = np.empty(index.height, dtype=np.int8)
-    whole: list[tuple[str, np.ndarray]] = []
-    for (group,), part in frame.sort("key").group_by(["group"], maintain_order=True):
+    whole: list[tuple[int, np.ndarray]] = []
+    for (group,), part in frame.group_by(["group"], maintain_order=True):
         rows = part["_i"].to_numpy()
         if group in cut:
             sides = _assign(blocks)
@@ -204,16 +233,16 @@ def split_grouped(index: pl.DataFrame, seed: int, blocks: int = 10) -> pl.Series
         side = int(np.argmax((target - filled) / target))
         split[rows] = side
         filled[side] += len(rows)
-    return pl.Series("split", split)
+    return split
 
 
-def unplaced_classes(index: pl.DataFrame, split: pl.Series, names: tuple[str, ...]) -> dict[str, list[str]]:
+def unplaced_classes(index: pl.DataFrame, split: np.ndarray, names: tuple[str, ...]) -> dict[str, list[str]]:
     """Classes missing from a side of the split: {split: [class, …]}."""
-    present = index.select("label").with_columns(split).unique()
+    labels = index["label"].to_numpy()
+    everywhere = set(np.unique(labels))
     missing = {}
     for sid, side in enumerate(SPLITS):
-        have = set(present.filter(pl.col("split") == sid)["label"].to_list())
-        absent = [names[c] for c in sorted(set(index["label"].unique().to_list()) - have)]
+        absent = [names[c] for c in sorted(everywhere - set(np.unique(labels[split == sid])))]
         if absent:
             missing[side] = absent
     return missing
