@@ -177,6 +177,119 @@ def build_task(
         out.print(SYNTHETIC_NOTE.replace("counts of generated sample files", "built from generated sample files"))
 
 
+class Model(StrEnum):
+    cnn1d = "cnn1d"
+    cnn2d = "cnn2d"
+    cnn3d = "cnn3d"
+
+
+@app.command("train")
+def train_model(
+    task_dir: Annotated[Path, typer.Argument(help="Task directory from `iotids build`.")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Bundle directory to write.")],
+    model: Annotated[Model, typer.Option(help="Architecture.")] = Model.cnn1d,
+    epochs: Annotated[int, typer.Option(min=1, help="Most epochs (early stopping may end sooner).")] = 30,
+    batch_size: Annotated[int, typer.Option(min=1, help="Rows per step.")] = 1024,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    class_weights: Annotated[bool, typer.Option("--class-weights", help="Weight the loss by inverse "
+                                                                        "class frequency.")] = False,
+    patience: Annotated[int, typer.Option(min=1, help="Epochs without a better val macro-F1 before "
+                                                      "stopping.")] = 5,
+) -> None:
+    """Train CNN1D/2D/3D on a task (resumes an interrupted run in the same --out)."""
+    from iotids.train import TrainConfig, train
+
+    config = TrainConfig(model=model.value, epochs=epochs, batch_size=batch_size, seed=seed,
+                         class_weights=class_weights, patience=patience)
+    progress = Progress(
+        TextColumn(f"[bold]train {model.value}"), BarColumn(), MofNCompleteColumn(), TextColumn("epochs"),
+        TextColumn("loss {task.fields[loss]:.4f}  val macro-F1 {task.fields[f1]:.4f}"), TimeElapsedColumn(),
+        console=err, transient=False, disable=not err.is_terminal,
+    )
+    task = progress.add_task("train", total=epochs, loss=float("nan"), f1=float("nan"))
+
+    def epoch_done(report) -> None:
+        progress.update(task, completed=report.epoch, loss=report.loss, f1=report.val_macro_f1)
+
+    with progress:
+        meta = train(task_dir, out_dir, config, on_epoch=epoch_done)
+    t = meta["training"]
+    out.print(f"{model.value}: best val macro-F1 {meta['metrics']['val']['macro_f1']:.4f} at epoch "
+              f"{t['best_epoch']} of {t['epochs_run']} ({t['seconds']:.1f} s, {t['rows']:,} train rows) → {out_dir}")
+    if meta["task"].get("synthetic"):
+        out.print(SYNTHETIC_NOTE.replace("counts of generated sample files", "trained on generated sample files"))
+
+
+@app.command("evaluate")
+def evaluate_model(
+    bundle_dir: Annotated[Path, typer.Argument(help="Bundle directory from `iotids train`.")],
+    task_dir: Annotated[Path, typer.Argument(help="Task directory with the bundle's features.")],
+    split: Annotated[str, typer.Option(help="Split to score: train, val or test.")] = "test",
+    png: Annotated[Path | None, typer.Option(help="Confusion matrix PNG [default: BUNDLE/confusion-SPLIT.png].")]
+    = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the tables as JSON instead.")] = False,
+) -> None:
+    """The study's tables for a bundle on a task split."""
+    from iotids.evaluate import confusion_png, evaluate_bundle
+
+    _check_split(split)
+    result = evaluate_bundle(bundle_dir, task_dir, split)
+    image = confusion_png(result, png or Path(bundle_dir) / f"confusion-{split}.png",
+                          f"{result['model']} on {task_dir} ({split})")
+    result["confusion_png"] = str(image)
+    _show_evaluation(result, json_output, f"{result['model']} on {task_dir}, split {split}")
+
+
+@app.command("baseline")
+def baseline(
+    task_dir: Annotated[Path, typer.Argument(help="Task directory from `iotids build`.")],
+    split: Annotated[str, typer.Option(help="Split to score: train, val or test.")] = "test",
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Save the model (LightGBM text) here.")] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the tables as JSON instead.")] = False,
+) -> None:
+    """LightGBM on the same features, early-stopped on val, with the same tables."""
+    from iotids.baseline import run_baseline
+
+    _check_split(split)
+    result = run_baseline(task_dir, split, seed=seed, out=out_dir)
+    _show_evaluation(result, json_output, f"LightGBM on {task_dir}, split {split} "
+                                          f"({result['rounds']} rounds, {result['train_seconds']} s to train)")
+
+
+def _check_split(split: str) -> None:
+    if split not in ("train", "val", "test"):
+        raise IotidsError(f"--split must be train, val or test, not {split!r}")
+
+
+def _show_evaluation(result: dict, json_output: bool, title: str) -> None:
+    if json_output:
+        out.print_json(json.dumps(result))
+        return
+    out.print(f"[bold]{title}[/]: {result['rows']:,} rows")
+    out.print(f"accuracy {result['accuracy']:.4f}   weighted precision {result['weighted_precision']:.4f}   "
+              f"weighted recall {result['weighted_recall']:.4f}   weighted F1 {result['weighted_f1']:.4f}   "
+              f"macro F1 {result['macro_f1']:.4f}")
+    report = Table(title="Classification report", title_justify="left")
+    for column in ("class", "precision", "recall", "F1", "support"):
+        report.add_column(column, justify="left" if column == "class" else "right")
+    for name, row in [*result["report"].items(), ("macro avg", result["macro_avg"]),
+                      ("weighted avg", result["weighted_avg"])]:
+        report.add_row(name, f"{row['precision']:.4f}", f"{row['recall']:.4f}", f"{row['f1']:.4f}",
+                       f"{row['support']:,}", end_section=name == list(result["report"])[-1])
+    out.print(report)
+    category = Table(title="Per category, one class against the rest (counts)", title_justify="left")
+    for column in ("class", "accuracy", "TP", "TN", "FP", "FN"):
+        category.add_column(column, justify="left" if column == "class" else "right")
+    for name, row in result["per_category"].items():
+        category.add_row(name, f"{row['accuracy']:.4f}", *(f"{row[k]:,}" for k in ("TP", "TN", "FP", "FN")))
+    out.print(category)
+    if "confusion_png" in result:
+        out.print(f"confusion matrix: {result['confusion_png']}")
+    if result.get("synthetic"):
+        out.print(SYNTHETIC_NOTE.replace("counts of generated sample files", "scores on generated sample files"))
+
+
 @app.command()
 def labels() -> None:
     """Print how every source label maps to the IoT-DS-2, IoTID20 and binary classes."""

@@ -1,0 +1,128 @@
+"""The study's evaluation tables, computed from true and predicted class ids.
+
+- accuracy; weighted precision, recall and F1;
+- the per-class classification report (precision, recall, F1, support) with
+  macro and weighted averages;
+- the per-category table: accuracy and the TP, TN, FP, FN counts of each
+  class against the rest (the study prints these counts under the headings
+  TPR/TNR/FPR/FNR; they are counts, and are labelled so here);
+- the confusion matrix (rows: true class, columns: predicted), also as PNG.
+
+Classes with no support and no predictions are left out of the averages,
+as scikit-learn does with ``labels=`` the classes present.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from iotids.atomic import atomic_path
+
+
+def evaluate_predictions(y_true: np.ndarray, y_pred: np.ndarray, classes: list[str]) -> dict:
+    """Every table as plain JSON-ready values."""
+    n = len(classes)
+    y_true = np.asarray(y_true, dtype=np.int64)
+    y_pred = np.asarray(y_pred, dtype=np.int64)
+    confusion = np.bincount(y_true * n + y_pred, minlength=n * n).reshape(n, n)
+    total = int(confusion.sum())
+    tp = np.diag(confusion)
+    support = confusion.sum(1)
+    predicted = confusion.sum(0)
+    precision = np.divide(tp, predicted, out=np.zeros(n), where=predicted > 0)
+    recall = np.divide(tp, support, out=np.zeros(n), where=support > 0)
+    f1 = np.divide(2 * precision * recall, precision + recall, out=np.zeros(n), where=(precision + recall) > 0)
+    present = (support + predicted) > 0
+    weights = support / max(total, 1)
+    report = {
+        classes[i]: {"precision": float(precision[i]), "recall": float(recall[i]), "f1": float(f1[i]),
+                     "support": int(support[i])}
+        for i in range(n) if present[i]
+    }
+    macro = {"precision": float(precision[present].mean()) if present.any() else 0.0,
+             "recall": float(recall[present].mean()) if present.any() else 0.0,
+             "f1": float(f1[present].mean()) if present.any() else 0.0, "support": total}
+    weighted = {"precision": float((precision * weights).sum()), "recall": float((recall * weights).sum()),
+                "f1": float((f1 * weights).sum()), "support": total}
+    per_category = {}
+    for i in range(n):
+        if not present[i]:
+            continue
+        fp = int(predicted[i] - tp[i])
+        fn = int(support[i] - tp[i])
+        tn = total - int(tp[i]) - fp - fn
+        per_category[classes[i]] = {"accuracy": (int(tp[i]) + tn) / total if total else 0.0,
+                                    "TP": int(tp[i]), "TN": tn, "FP": fp, "FN": fn}
+    return {
+        "rows": total,
+        "accuracy": float(tp.sum() / total) if total else 0.0,
+        "weighted_precision": weighted["precision"],
+        "weighted_recall": weighted["recall"],
+        "weighted_f1": weighted["f1"],
+        "macro_f1": macro["f1"],
+        "report": report,
+        "macro_avg": macro,
+        "weighted_avg": weighted,
+        "per_category": per_category,
+        "classes": classes,
+        "confusion": confusion.tolist(),
+    }
+
+
+def confusion_png(result: dict, path: Path, title: str) -> Path:
+    """Draw the confusion matrix (row-normalised colours, counts written in)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    classes = result["classes"]
+    matrix = np.array(result["confusion"])
+    keep = [i for i in range(len(classes)) if matrix[i].sum() or matrix[:, i].sum()]
+    matrix = matrix[np.ix_(keep, keep)]
+    names = [classes[i] for i in keep]
+    shares = matrix / np.maximum(matrix.sum(1, keepdims=True), 1)
+    size = max(4.0, 0.55 * len(names) + 2)
+    figure, axes = plt.subplots(figsize=(size + 1, size))
+    image = axes.imshow(shares, cmap="Blues", vmin=0, vmax=1)
+    axes.set_xticks(range(len(names)), names, rotation=60, ha="right", fontsize=8)
+    axes.set_yticks(range(len(names)), names, fontsize=8)
+    axes.set_xlabel("predicted")
+    axes.set_ylabel("true")
+    axes.set_title(title, fontsize=9)
+    for r in range(len(names)):
+        for c in range(len(names)):
+            if matrix[r, c]:
+                axes.text(c, r, f"{matrix[r, c]}", ha="center", va="center", fontsize=6,
+                          color="white" if shares[r, c] > 0.5 else "black")
+    figure.colorbar(image, ax=axes, fraction=0.046, label="share of the true class")
+    figure.tight_layout()
+    with atomic_path(path) as tmp:
+        figure.savefig(tmp, dpi=120, format="png")
+    plt.close(figure)
+    return path
+
+
+def evaluate_bundle(bundle_dir: str | Path, task_dir: str | Path, split: str = "test") -> dict:
+    """Score a task split with a bundle; the task must have the bundle's features and classes."""
+    from iotids.bundle import load_bundle
+    from iotids.errors import InputError
+    from iotids.train import load_task, predict
+
+    bundle = load_bundle(bundle_dir)
+    data = load_task(task_dir, (split,))
+    if data.manifest["features"] != bundle.features:
+        raise InputError(task_dir, "its features differ from the bundle's; build the task with the "
+                                   "bundle's preprocessor and features")
+    if data.manifest["classes"] != bundle.classes:
+        raise InputError(task_dir, f"its classes {data.manifest['classes']} differ from the bundle's "
+                                   f"{bundle.classes}")
+    rows = data.splits[split]
+    predicted = predict(bundle.model, rows.x).argmax(1).numpy() if len(rows.y) else np.empty(0, np.int64)
+    result = evaluate_predictions(rows.y.numpy(), predicted, bundle.classes)
+    result["split"] = split
+    result["synthetic"] = bool(data.manifest.get("synthetic"))
+    result["model"] = bundle.meta["architecture"]["name"]
+    return result

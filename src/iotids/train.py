@@ -1,0 +1,291 @@
+"""Training: whole splits as tensors, shuffled index batches, AdamW, early
+stopping on validation macro-F1, resumable, deterministic for a seed.
+
+Runs alone or under ``torchrun --nproc-per-node N`` (DDP; gloo on CPU, nccl
+on GPU): each process takes its share of every epoch's permutation, rank 0
+writes the checkpoint and the bundle.
+
+Resumability without pickles: after every epoch ``OUT/checkpoint/`` holds the
+model, the best model and the optimizer state as safetensors plus a JSON
+state. The epoch's permutation and dropout draws are seeded from (seed,
+epoch), so a resumed run continues exactly as an uninterrupted one would.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from iotids.atomic import atomic_path, write_json
+from iotids.bundle import save_bundle
+from iotids.errors import InputError, IotidsError
+from iotids.features import Preprocessor
+from iotids.models import SHAPES, build_model
+
+CHECKPOINT = "checkpoint"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    model: str = "cnn1d"
+    epochs: int = 30
+    batch_size: int = 1024
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    patience: int = 5
+    seed: int = 0
+    class_weights: bool = False
+
+
+@dataclass
+class EpochReport:
+    epoch: int
+    epochs: int
+    loss: float
+    val_macro_f1: float
+    val_accuracy: float
+    seconds: float
+    best: bool
+
+
+@dataclass
+class Split:
+    x: torch.Tensor  # (rows, 64) float32
+    y: torch.Tensor  # (rows,) int64
+
+
+@dataclass
+class TaskData:
+    manifest: dict
+    preprocessor: Preprocessor
+    splits: dict[str, Split] = field(default_factory=dict)
+
+
+def load_task(task_dir: str | Path, splits: tuple[str, ...] = ("train", "val")) -> TaskData:
+    """Read a task directory's manifest, preprocessor and model inputs as tensors."""
+    folder = Path(task_dir)
+    manifest_path = folder / "manifest.json"
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except OSError:
+        raise InputError(folder, "not a task directory (no manifest.json; make one with `iotids build`)") from None
+    except ValueError as exc:
+        raise InputError(manifest_path, f"not valid JSON ({exc})") from None
+    features = manifest.get("features", [])
+    if len(features) != 64:
+        raise InputError(manifest_path, f"the models take 64 features; this task has {len(features)} "
+                                        "(rebuild it with --k 64)")
+    data = TaskData(manifest, Preprocessor.load(folder / "preprocessor.json"))
+    for name in splits:
+        table = pl.read_parquet(folder / f"{name}.parquet", columns=[*features, "label"])
+        data.splits[name] = Split(torch.from_numpy(table.select(features).to_numpy().astype(np.float32)),
+                                  torch.from_numpy(table["label"].to_numpy().astype(np.int64)))
+    return data
+
+
+def macro_f1(y_true: torch.Tensor, y_pred: torch.Tensor, classes: int) -> float:
+    """Macro F1 over the classes present in ``y_true`` or ``y_pred``."""
+    confusion = torch.bincount(y_true * classes + y_pred, minlength=classes * classes).view(classes, classes)
+    tp = confusion.diag().double()
+    support, predicted = confusion.sum(1).double(), confusion.sum(0).double()
+    present = (support + predicted) > 0
+    f1 = 2 * tp / (support + predicted).clamp(min=1)
+    return float(f1[present].mean()) if present.any() else 0.0
+
+
+def predict(model: nn.Module, x: torch.Tensor, batch_size: int = 8192) -> torch.Tensor:
+    """Class probabilities for ``x`` in batches (eval mode, no gradients)."""
+    model.eval()
+    out = []
+    with torch.inference_mode():
+        for start in range(0, len(x), batch_size):
+            out.append(torch.softmax(model(x[start:start + batch_size]), dim=1))
+    return torch.cat(out) if out else torch.empty(0)
+
+
+class _Distributed:
+    """The DDP context, or a single process when not launched by torchrun."""
+
+    def __init__(self) -> None:
+        self.world = int(os.environ.get("WORLD_SIZE", "1"))
+        self.rank = int(os.environ.get("RANK", "0"))
+        cuda = torch.cuda.is_available()
+        self.device = torch.device(f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}" if cuda else "cpu")
+        if self.world > 1 and not torch.distributed.is_initialized():
+            torch.distributed.init_process_group(backend="nccl" if cuda else "gloo")
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+    def wrap(self, model: nn.Module) -> nn.Module:
+        if self.world == 1:
+            return model
+        return nn.parallel.DistributedDataParallel(
+            model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
+
+    def barrier(self) -> None:
+        if self.world > 1:
+            torch.distributed.barrier()
+
+    def close(self) -> None:
+        if self.world > 1 and torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()
+
+
+def train(task_dir: str | Path, out_dir: str | Path, config: TrainConfig,
+          on_epoch: Callable[[EpochReport], None] = lambda report: None) -> dict:
+    """Train on TASK_DIR's train split, stop early on val macro-F1, write the
+    best model as a bundle in OUT_DIR; return the bundle metadata."""
+    if config.model not in SHAPES:
+        raise IotidsError(f"unknown model {config.model!r}; expected one of {', '.join(SHAPES)}")
+    if config.epochs < 1 or config.batch_size < 1:
+        raise IotidsError("--epochs and --batch-size must be at least 1")
+    dist = _Distributed()
+    try:
+        return _train(task_dir, Path(out_dir), config, on_epoch, dist)
+    finally:
+        dist.close()
+
+
+def _train(task_dir, out: Path, config: TrainConfig, on_epoch, dist: _Distributed) -> dict:
+    torch.manual_seed(config.seed)
+    data = load_task(task_dir)
+    classes = data.manifest["classes"]
+    train_split, val_split = data.splits["train"], data.splits["val"]
+    if len(train_split.y) == 0:
+        raise InputError(task_dir, "the train split is empty")
+    model = build_model(config.model, len(classes)).to(dist.device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    weights = _class_weights(train_split.y, len(classes)).to(dist.device) if config.class_weights else None
+    state = {"epoch": 0, "best_f1": -1.0, "best_epoch": 0, "history": []}
+    best_state = {k: v.clone() for k, v in model.state_dict().items()}
+    resumed = _load_checkpoint(out, config, model, optimizer)
+    if resumed is not None:
+        state, best_state = resumed
+    net = dist.wrap(model)
+    x, y = train_split.x.to(dist.device), train_split.y.to(dist.device)
+    per_rank = len(y) // dist.world
+    started = time.perf_counter()
+    for epoch in range(state["epoch"] + 1, config.epochs + 1):
+        if epoch - state["best_epoch"] > config.patience and state["best_epoch"] > 0:
+            break
+        tick = time.perf_counter()
+        generator = torch.Generator().manual_seed(config.seed * 100_003 + epoch)
+        torch.manual_seed(config.seed * 100_003 + epoch + dist.rank)  # dropout draws
+        order = torch.randperm(len(y), generator=generator)[dist.rank::dist.world][:per_rank].to(dist.device)
+        net.train()
+        total, seen = 0.0, 0
+        for start in range(0, per_rank, config.batch_size):
+            batch = order[start:start + config.batch_size]
+            loss = F.cross_entropy(net(x[batch]), y[batch], weight=weights)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            total += float(loss.detach()) * len(batch)
+            seen += len(batch)
+        probabilities = predict(model, val_split.x.to(dist.device))
+        predicted = probabilities.argmax(1).cpu() if len(probabilities) else torch.empty(0, dtype=torch.long)
+        f1 = macro_f1(val_split.y, predicted, len(classes)) if len(predicted) else 0.0
+        accuracy = float((predicted == val_split.y).double().mean()) if len(predicted) else 0.0
+        best = f1 > state["best_f1"]
+        if best:
+            state.update(best_f1=f1, best_epoch=epoch)
+            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        state["epoch"] = epoch
+        state["history"].append({"epoch": epoch, "loss": total / max(seen, 1), "val_macro_f1": f1,
+                                 "val_accuracy": accuracy})
+        if dist.main:
+            _save_checkpoint(out, config, model, optimizer, state, best_state)
+            on_epoch(EpochReport(epoch, config.epochs, total / max(seen, 1), f1, accuracy,
+                                 time.perf_counter() - tick, best))
+        dist.barrier()
+    model.load_state_dict(best_state)
+    meta = {
+        "classes": classes,
+        "features": data.manifest["features"],
+        "preprocessor": data.preprocessor.to_json(),
+        "training": asdict(config) | {"epochs_run": state["epoch"], "best_epoch": state["best_epoch"],
+                                      "seconds": round(time.perf_counter() - started, 2),
+                                      "world_size": dist.world, "rows": len(y),
+                                      "history": state["history"]},
+        "seed": config.seed,
+        "metrics": {"val": {"macro_f1": state["best_f1"],
+                            "accuracy": state["history"][state["best_epoch"] - 1]["val_accuracy"]
+                            if state["best_epoch"] else 0.0}},
+        "task": {k: data.manifest.get(k) for k in ("task", "binary", "schema", "split", "seed", "synthetic")}
+        | {"directory": str(Path(task_dir).resolve())},
+        "parent": None,
+    }
+    if dist.main:
+        save_bundle(out, model.cpu(), meta)
+    dist.barrier()
+    return meta
+
+
+def _class_weights(y: torch.Tensor, classes: int) -> torch.Tensor:
+    """Inverse class frequency, normalised to mean 1 over the present classes."""
+    counts = torch.bincount(y, minlength=classes).double()
+    weights = torch.where(counts > 0, counts.sum() / (classes * counts.clamp(min=1)), torch.zeros_like(counts))
+    present = counts > 0
+    return (weights / weights[present].mean()).float()
+
+
+# --- checkpoints (safetensors + JSON, no pickle) ------------------------------------------
+
+
+def _optimizer_tensors(optimizer: torch.optim.Optimizer) -> dict[str, torch.Tensor]:
+    tensors = {}
+    for i, parameter in enumerate(optimizer.param_groups[0]["params"]):
+        for key, value in optimizer.state.get(parameter, {}).items():
+            tensors[f"optimizer.{i}.{key}"] = torch.as_tensor(value).detach().cpu().contiguous()
+    return tensors
+
+
+def _save_checkpoint(out: Path, config: TrainConfig, model: nn.Module, optimizer, state: dict,
+                     best_state: dict) -> None:
+    from safetensors.torch import save_file
+
+    folder = out / CHECKPOINT
+    tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    tensors |= {f"best.{k}": v.detach().cpu().contiguous() for k, v in best_state.items()}
+    tensors |= _optimizer_tensors(optimizer)
+    with atomic_path(folder / "state.safetensors") as tmp:
+        save_file(tensors, str(tmp))
+    write_json(folder / "state.json", {"format_version": 1, "config": asdict(config), **state})
+
+
+def _load_checkpoint(out: Path, config: TrainConfig, model: nn.Module, optimizer):
+    """Restore an interrupted run with the same configuration, if there is one."""
+    from safetensors.torch import load_file
+
+    folder = out / CHECKPOINT
+    if not (folder / "state.json").exists():
+        return None
+    try:
+        state = json.loads((folder / "state.json").read_text())
+        tensors = load_file(str(folder / "state.safetensors"))
+    except (OSError, ValueError) as exc:
+        raise InputError(folder, f"unreadable checkpoint ({exc}); remove it to start afresh") from None
+    if state.get("config") != asdict(config):
+        raise IotidsError(f"{folder}: a checkpoint of a different configuration exists; "
+                          "remove it or use another --out")
+    model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+    best = {k[5:]: v for k, v in tensors.items() if k.startswith("best.")}
+    for i, parameter in enumerate(optimizer.param_groups[0]["params"]):
+        entries = {k.split(".", 2)[2]: v for k, v in tensors.items() if k.startswith(f"optimizer.{i}.")}
+        if entries:
+            optimizer.state[parameter] = entries
+    state.pop("config")
+    state.pop("format_version", None)
+    return state, best
