@@ -7,6 +7,7 @@ and exit code 2.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections import Counter
 from enum import StrEnum
@@ -195,16 +196,23 @@ def train_model(
                                                                         "class frequency.")] = False,
     patience: Annotated[int, typer.Option(min=1, help="Epochs without a better val macro-F1 before "
                                                       "stopping.")] = 5,
+    precision: Annotated[str, typer.Option(help="auto: bfloat16 autocast where the CPU/GPU has native bf16, "
+                                                "else fp32; or fp32, bf16.")] = "auto",
+    compile_model: Annotated[bool, typer.Option("--compile", help="torch.compile the model (about 30 s to "
+                                                                  "start, faster epochs; eager if it fails).")]
+    = False,
 ) -> None:
     """Train CNN1D/2D/3D on a task (resumes an interrupted run in the same --out)."""
     from iotids.train import TrainConfig, train
 
     config = TrainConfig(model=model.value, epochs=epochs, batch_size=batch_size, seed=seed,
-                         class_weights=class_weights, patience=patience)
+                         class_weights=class_weights, patience=patience, precision=precision,
+                         compile=compile_model)
+    quiet = int(os.environ.get("RANK", "0")) != 0  # under torchrun only rank 0 reports
     progress = Progress(
         TextColumn(f"[bold]train {model.value}"), BarColumn(), MofNCompleteColumn(), TextColumn("epochs"),
         TextColumn("loss {task.fields[loss]:.4f}  val macro-F1 {task.fields[f1]:.4f}"), TimeElapsedColumn(),
-        console=err, transient=False, disable=not err.is_terminal,
+        console=err, transient=False, disable=quiet or not err.is_terminal,
     )
     task = progress.add_task("train", total=epochs, loss=float("nan"), f1=float("nan"))
 
@@ -213,9 +221,12 @@ def train_model(
 
     with progress:
         meta = train(task_dir, out_dir, config, on_epoch=epoch_done)
+    if quiet:
+        return
     t = meta["training"]
     out.print(f"{model.value}: best val macro-F1 {meta['metrics']['val']['macro_f1']:.4f} at epoch "
-              f"{t['best_epoch']} of {t['epochs_run']} ({t['seconds']:.1f} s, {t['rows']:,} train rows) → {out_dir}")
+              f"{t['best_epoch']} of {t['epochs_run']} ({t['seconds']:.1f} s, {t['rows']:,} train rows, "
+              f"{t['autocast']}) → {out_dir}")
     if meta["task"].get("synthetic"):
         out.print(SYNTHETIC_NOTE.replace("counts of generated sample files", "trained on generated sample files"))
 

@@ -45,6 +45,8 @@ class TrainConfig:
     patience: int = 5
     seed: int = 0
     class_weights: bool = False
+    precision: str = "auto"  # auto: bf16 autocast where the hardware has bf16, else fp32
+    compile: bool = False  # torch.compile (slow to start; eager fallback if it fails)
 
 
 @dataclass
@@ -113,6 +115,49 @@ def predict(model: nn.Module, x: torch.Tensor, batch_size: int = 8192) -> torch.
     return torch.cat(out) if out else torch.empty(0)
 
 
+def native_bf16(device: torch.device) -> bool:
+    """Whether ``device`` computes in bfloat16 natively (CPU: AVX512-BF16 or AMX)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return " avx512_bf16" in flags or " amx_bf16" in flags
+
+
+def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
+    """None for float32 training, else the autocast dtype."""
+    if precision not in ("auto", "fp32", "bf16"):
+        raise IotidsError(f"--precision must be auto, fp32 or bf16, not {precision!r}")
+    if precision == "bf16" or (precision == "auto" and native_bf16(device)):
+        return torch.bfloat16
+    return None
+
+
+def run_epoch(net: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor,
+              order: torch.Tensor, batch_size: int, weights: torch.Tensor | None = None,
+              dtype: torch.dtype | None = None) -> tuple[float, int]:
+    """One pass over ``order``: index batches of the in-memory tensors, no
+    DataLoader. Returns (summed loss, rows seen)."""
+    net.train()
+    total, seen = 0.0, 0
+    for start in range(0, len(order), batch_size):
+        batch = order[start:start + batch_size]
+        with torch.autocast(x.device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
+            loss = F.cross_entropy(net(x[batch]), y[batch], weight=weights)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        total += float(loss.detach()) * len(batch)
+        seen += len(batch)
+    return total, seen
+
+
+def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    return torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay, fused=True)
+
+
 class _Distributed:
     """The DDP context, or a single process when not launched by torchrun."""
 
@@ -166,7 +211,8 @@ def _train(task_dir, out: Path, config: TrainConfig, on_epoch, dist: _Distribute
     if len(train_split.y) == 0:
         raise InputError(task_dir, "the train split is empty")
     model = build_model(config.model, len(classes)).to(dist.device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    optimizer = make_optimizer(model, config)
+    dtype = autocast_dtype(config.precision, dist.device)
     weights = _class_weights(train_split.y, len(classes)).to(dist.device) if config.class_weights else None
     state = {"epoch": 0, "best_f1": -1.0, "best_epoch": 0, "history": []}
     best_state = {k: v.clone() for k, v in model.state_dict().items()}
@@ -174,6 +220,8 @@ def _train(task_dir, out: Path, config: TrainConfig, on_epoch, dist: _Distribute
     if resumed is not None:
         state, best_state = resumed
     net = dist.wrap(model)
+    if config.compile:
+        net = _compiled(net)
     x, y = train_split.x.to(dist.device), train_split.y.to(dist.device)
     per_rank = len(y) // dist.world
     started = time.perf_counter()
@@ -184,16 +232,13 @@ def _train(task_dir, out: Path, config: TrainConfig, on_epoch, dist: _Distribute
         generator = torch.Generator().manual_seed(config.seed * 100_003 + epoch)
         torch.manual_seed(config.seed * 100_003 + epoch + dist.rank)  # dropout draws
         order = torch.randperm(len(y), generator=generator)[dist.rank::dist.world][:per_rank].to(dist.device)
-        net.train()
-        total, seen = 0.0, 0
-        for start in range(0, per_rank, config.batch_size):
-            batch = order[start:start + config.batch_size]
-            loss = F.cross_entropy(net(x[batch]), y[batch], weight=weights)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            total += float(loss.detach()) * len(batch)
-            seen += len(batch)
+        try:
+            total, seen = run_epoch(net, optimizer, x, y, order, config.batch_size, weights, dtype)
+        except Exception:
+            if not config.compile or net is model:
+                raise
+            net = dist.wrap(model)  # torch.compile failed: continue eagerly
+            total, seen = run_epoch(net, optimizer, x, y, order, config.batch_size, weights, dtype)
         probabilities = predict(model, val_split.x.to(dist.device))
         predicted = probabilities.argmax(1).cpu() if len(probabilities) else torch.empty(0, dtype=torch.long)
         f1 = macro_f1(val_split.y, predicted, len(classes)) if len(predicted) else 0.0
@@ -218,6 +263,7 @@ def _train(task_dir, out: Path, config: TrainConfig, on_epoch, dist: _Distribute
         "training": asdict(config) | {"epochs_run": state["epoch"], "best_epoch": state["best_epoch"],
                                       "seconds": round(time.perf_counter() - started, 2),
                                       "world_size": dist.world, "rows": len(y),
+                                      "autocast": str(dtype).removeprefix("torch.") if dtype else "float32",
                                       "history": state["history"]},
         "seed": config.seed,
         "metrics": {"val": {"macro_f1": state["best_f1"],
@@ -231,6 +277,13 @@ def _train(task_dir, out: Path, config: TrainConfig, on_epoch, dist: _Distribute
         save_bundle(out, model.cpu(), meta)
     dist.barrier()
     return meta
+
+
+def _compiled(net: nn.Module) -> nn.Module:
+    try:
+        return torch.compile(net)
+    except Exception:  # no compiler toolchain: eager it is
+        return net
 
 
 def _class_weights(y: torch.Tensor, classes: int) -> torch.Tensor:
