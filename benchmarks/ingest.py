@@ -21,8 +21,9 @@ import json
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from report import report
 
 HERE = Path(__file__).resolve().parent
 REAL = HERE.parents[1] / "shared" / "data" / "iot23" / "CTU-IoT-Malware-Capture-34-1" / "bro" / "conn.log.labeled"
@@ -129,15 +130,7 @@ def main() -> None:
         "ingest.small_rows": small_rows,
         "ingest.quick": args.quick,
     }
-    print(f"{'figure':<30}{'value':>38}")
-    for key, value in results.items():
-        print(f"{key:<30}{value!s:>38}")
-    store = HERE / "results.json"
-    merged = json.loads(store.read_text()) if store.exists() else {}
-    merged.update(results)
-    merged["measured_at"] = time.strftime("%Y-%m-%dT%H:%M:%S")
-    store.write_text(json.dumps(merged, indent=2) + "\n")
-
+    report(results)
 
 if __name__ == "__main__":
     main()

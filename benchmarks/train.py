@@ -18,9 +18,7 @@ measures torch.compile. Merges the figures into benchmarks/results.json:
 from __future__ import annotations
 
 import argparse
-import json
 import time
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -28,8 +26,8 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from iotids.models import SHAPES, build_model
 from iotids.train import TrainConfig, autocast_dtype, make_optimizer, run_epoch
+from report import report
 
-HERE = Path(__file__).resolve().parent
 BATCH = 1024
 
 
@@ -109,15 +107,7 @@ def main() -> None:
     results["train.autocast"] = str(dtype).removeprefix("torch.") if dtype else "float32"
     for name in SHAPES:
         results |= measure_model(name, x, y, repeats, dtype, args.compile)
-    width = max(map(len, results))
-    for key, value in results.items():
-        print(f"{key:<{width}}  {value!s:>24}")
-    store = HERE / "results.json"
-    merged = json.loads(store.read_text()) if store.exists() else {}
-    merged.update(results)
-    merged["measured_at"] = time.strftime("%Y-%m-%dT%H:%M:%S")
-    store.write_text(json.dumps(merged, indent=2) + "\n")
-
+    report(results)
 
 if __name__ == "__main__":
     main()

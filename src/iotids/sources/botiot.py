@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from iotids.errors import InputError
 from iotids.sources.head import Head, check_unique, guess_separator, split_header
-from iotids.sources.layout import Kind, Layout, capture_name, joined
+from iotids.sources.layout import Layout, capture_name, joined, kinds_of
 
 FORMATS = {
     "botiot-argus": "BoT-IoT per-attack Argus CSV (';'-separated, 37 columns, stime … subcategory)",
@@ -57,14 +57,6 @@ HEADERLESS_COLUMNS = (
 )
 
 
-def _kind(name: str) -> Kind:
-    if name in _STR:
-        return "str"
-    if name in _PORTS:
-        return "port"
-    return "int" if name in _INTS else "float"
-
-
 def sniff(head: Head) -> Layout | None:
     separator = guess_separator(head.first)
     names = split_header(head.first, separator)
@@ -99,7 +91,7 @@ def _layout(
         source="botiot",
         separator=separator,
         fields=names,
-        kinds={name: _kind(name) for name in names},
+        kinds=kinds_of(names, text=_STR, ports=_PORTS, ints=_INTS),
         header_lines=header_lines,
         required=LABELS,
         label_columns=LABELS,

@@ -17,7 +17,7 @@ import polars as pl
 
 from iotids.errors import InputError
 from iotids.sources.head import Head, check_unique, guess_separator, split_header
-from iotids.sources.layout import Kind, Layout, capture_name, joined
+from iotids.sources.layout import Layout, capture_name, joined, kinds_of
 
 FORMATS = {
     "iotid20-cic": "IoTID20 CICFlowMeter CSV (Flow_ID, Src_IP, … Label, Cat, Sub_Cat)",
@@ -51,12 +51,6 @@ _CIC_MARKERS = ("Flow_Duration", "Tot_Fwd_Pkts", "Tot_Bwd_Pkts", "Flow_Byts/s", 
 _INTS = {"Src_Port", "Dst_Port", "Protocol"}
 
 
-def _kind(name: str) -> Kind:
-    if name in IDENTIFIERS or name in LABELS:
-        return "str"
-    return "int" if name in _INTS else "float"
-
-
 def sniff(head: Head) -> Layout | None:
     separator = guess_separator(head.first)
     names = split_header(head.first, separator)
@@ -84,7 +78,7 @@ def sniff(head: Head) -> Layout | None:
         source=source,
         separator=separator,
         fields=tuple(names),
-        kinds={name: _kind(name) for name in names},
+        kinds=kinds_of(names, text={*IDENTIFIERS, *LABELS}, ints=_INTS),
         header_lines=1,
         required=labels,
         label_columns=labels,

@@ -52,6 +52,19 @@ class Layout:
     capture: str = ""
 
 
+def kinds_of(names: Sequence[str], *, text: set[str], ports: set[str] = frozenset(),
+             ints: set[str] = frozenset()) -> dict[str, Kind]:
+    """Kinds of CSV columns: listed ones as given, every other column a float."""
+    def kind(name: str) -> Kind:
+        if name in text:
+            return "str"
+        if name in ports:
+            return "port"
+        return "int" if name in ints else "float"
+
+    return {name: kind(name) for name in names}
+
+
 def capture_name(path: Path) -> str:
     """The capture a file belongs to: the capture folder for Zeek logs
     (``<capture>/bro/conn.log.labeled``), else the file name without suffixes."""

@@ -17,7 +17,7 @@ import polars as pl
 
 from iotids.errors import InputError
 from iotids.sources.head import Head, check_unique, guess_separator, split_header
-from iotids.sources.layout import Kind, Layout, capture_name, joined
+from iotids.sources.layout import Layout, capture_name, joined, kinds_of
 
 FORMATS = {
     "mqtt-packet": "MQTT-IoT-IDS2020 packet features (timestamp, src_ip, … ttl, ip_len, … is_attack)",
@@ -68,12 +68,6 @@ def scenario_of(name: str) -> str | None:
     return next(s for s in SCENARIOS if s.casefold() == match.group(0).casefold())
 
 
-def _kind(name: str) -> Kind:
-    if name in _STR:
-        return "str"
-    return "port" if name in _PORTS else "float"
-
-
 def sniff(head: Head) -> Layout | None:
     separator = guess_separator(head.first)
     names = split_header(head.first, separator)
@@ -110,7 +104,7 @@ def sniff(head: Head) -> Layout | None:
         source="mqtt",
         separator=separator,
         fields=tuple(names),
-        kinds={name: _kind(name) for name in names} | {"scenario": "str"},
+        kinds=kinds_of(names, text=_STR, ports=_PORTS) | {"scenario": "str"},
         header_lines=1,
         required=(LABEL,),
         label_columns=("scenario", LABEL),

@@ -1,0 +1,19 @@
+"""Shared by the benchmarks: print figures as a table and merge them into results.json."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / "results.json"
+
+
+def report(results: dict[str, object]) -> None:
+    width = max(map(len, results))
+    for key, value in results.items():
+        print(f"{key:<{width}}  {value!s:>38}")
+    merged = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    merged.update(results)
+    merged["measured_at"] = time.strftime("%Y-%m-%dT%H:%M:%S")
+    RESULTS.write_text(json.dumps(merged, indent=2) + "\n")
