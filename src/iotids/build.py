@@ -12,6 +12,7 @@ are written before either is fitted and read only to be transformed.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -53,6 +54,7 @@ class BuildOptions:
     dedup: bool = False
     seed: int = 0
     k: int = 64
+    like: str | None = None  # a task or bundle directory whose preprocessor and features are reused
 
 
 def build(flows_dir: str | Path, out_dir: str | Path, options: BuildOptions,
@@ -86,32 +88,28 @@ def build(flows_dir: str | Path, out_dir: str | Path, options: BuildOptions,
         with atomic_path(raw / f"{side}.parquet") as tmp:
             rows.sink_parquet(tmp)
 
-    progress("fitting the preprocessor on train")
-    train = pl.scan_parquet(raw / "train.parquet")
-    preprocessor = Preprocessor().fit(train)
+    if options.like is None:
+        progress("fitting the preprocessor on train")
+        train = pl.scan_parquet(raw / "train.parquet")
+        preprocessor = Preprocessor().fit(train)
+        progress("ranking features (RFE)")
+        kept, padding, ranking, rfe = _select(preprocessor, train, index, options)
+    else:
+        progress(f"reusing the preprocessor and features of {options.like}")
+        preprocessor, features = reused_preprocessing(options.like)
+        kept = [f for f in features if f in preprocessor.features_]
+        padding = [f for f in features if f not in preprocessor.features_]
+        ranking, rfe = {}, {"reused_from": str(Path(options.like).resolve())}
     preprocessor.save(out / "preprocessor.json")
-
-    progress("ranking features (RFE)")
-    sample_keys = _stratified_sample(index.filter(pl.col("split") == 0), RFE_SAMPLE, options.seed)
-    sample = preprocessor.transform(train.join(sample_keys.lazy(), on="key", how="semi")).collect()
-    features = preprocessor.features_
-    if len(features) < options.k and options.k > MAX_PAD:
-        raise IotidsError(f"--k {options.k}: only {len(features)} features exist and zero padding "
-                          f"goes up to {MAX_PAD} only")
-    started = time.perf_counter()
-    ranking = rank_features(sample.select(features).to_numpy(), sample["label"].to_numpy(),
-                            features, options.k, options.seed)
-    rfe_seconds = time.perf_counter() - started
-    kept, padding = selected_features(ranking, options.k)
-    if padding:
+    if padding and options.like is None:
         warnings.append(f"only {len(kept)} features exist: padded with {len(padding)} zero columns to k={options.k}")
 
     progress("writing model inputs")
     counts = {}
     for sid, side in enumerate(SPLITS):
         frame = preprocessor.transform(pl.scan_parquet(raw / f"{side}.parquet"))
-        frame = frame.select("source", "capture", pl.col("label").cast(pl.Int32), *kept,
-                             *(pl.lit(0.0).alias(p) for p in padding))
+        frame = frame.select("source", "capture", pl.col("label").cast(pl.Int32),
+                             *(pl.col(f) if f in kept else pl.lit(0.0).alias(f) for f in kept + padding))
         with atomic_path(out / f"{side}.parquet") as tmp:
             frame.sink_parquet(tmp)
         counts[side] = _class_counts(index.filter(pl.col("split") == sid), names)
@@ -129,12 +127,13 @@ def build(flows_dir: str | Path, out_dir: str | Path, options: BuildOptions,
         "split_fractions": dict(zip(SPLITS, FRACTIONS, strict=True)),
         "seed": options.seed,
         "dedup": options.dedup,
-        "k": options.k,
+        "k": len(kept) + len(padding),
+        "like": options.like,
         "classes": list(names),
         "features": kept + padding,
         "padding": padding,
         "ranking": ranking,
-        "rfe": {"sample_rows": sample.height, "candidates": len(features), "seconds": round(rfe_seconds, 2)},
+        "rfe": rfe,
         "class_counts": counts,
         "rows": {side: sum(c.values()) for side, c in counts.items()},
         "duplicates": duplicates.to_json(),
@@ -145,6 +144,38 @@ def build(flows_dir: str | Path, out_dir: str | Path, options: BuildOptions,
     }
     write_json(out / "manifest.json", manifest)
     return manifest
+
+
+def _select(preprocessor: Preprocessor, train: pl.LazyFrame, index: pl.DataFrame,
+            options: BuildOptions) -> tuple[list[str], list[str], dict[str, int], dict]:
+    """RFE on a stratified train sample: (kept, padding, ranking, what RFE saw)."""
+    sample_keys = _stratified_sample(index.filter(pl.col("split") == 0), RFE_SAMPLE, options.seed)
+    sample = preprocessor.transform(train.join(sample_keys.lazy(), on="key", how="semi")).collect()
+    features = preprocessor.features_
+    if len(features) < options.k and options.k > MAX_PAD:
+        raise IotidsError(f"--k {options.k}: only {len(features)} features exist and zero padding "
+                          f"goes up to {MAX_PAD} only")
+    started = time.perf_counter()
+    ranking = rank_features(sample.select(features).to_numpy(), sample["label"].to_numpy(),
+                            features, options.k, options.seed)
+    kept, padding = selected_features(ranking, options.k)
+    rfe = {"sample_rows": sample.height, "candidates": len(features),
+           "seconds": round(time.perf_counter() - started, 2)}
+    return kept, padding, ranking, rfe
+
+
+def reused_preprocessing(like: str | Path) -> tuple[Preprocessor, list[str]]:
+    """The preprocessor and feature list of a task directory or a bundle."""
+    folder = Path(like)
+    if (folder / "bundle.json").is_file():
+        from iotids.bundle import load_bundle
+
+        bundle = load_bundle(folder)
+        return bundle.preprocessor, bundle.features
+    if (folder / "manifest.json").is_file():
+        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+        return Preprocessor.load(folder / "preprocessor.json"), list(manifest["features"])
+    raise IotidsError(f"{folder}: --like needs a task directory (manifest.json) or a bundle (bundle.json)")
 
 
 def _stratified_sample(train: pl.DataFrame, size: int, seed: int) -> pl.DataFrame:

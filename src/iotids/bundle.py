@@ -160,6 +160,7 @@ def _params(meta: dict, path: Path) -> dict:
             "channels": tuple(int(c) for c in arch["channels"]), "kernel": int(arch["kernel"]),
             "dense": int(arch["dense"]), "dropout_conv": float(arch["dropout_conv"]),
             "dropout_dense": float(arch["dropout_dense"]),
+            "head": tuple(int(h) for h in arch.get("head", ())),
         }
     except (KeyError, TypeError, ValueError) as exc:
         raise InputError(path, f"malformed 'architecture' ({exc!r})") from None
@@ -169,6 +170,8 @@ def _params(meta: dict, path: Path) -> dict:
         raise InputError(path, f"'channels' must be 4 sizes in 1…{LIMITS['channels']}")
     if params["kernel"] not in (1, 3, 5, 7, 9):
         raise InputError(path, "'kernel' must be odd and at most 9")
+    if len(params["head"]) > 4 or not all(1 <= h <= LIMITS["dense"] for h in params["head"]):
+        raise InputError(path, f"'head' must be at most 4 sizes in 1…{LIMITS['dense']}")
     if not 1 <= params["dense"] <= LIMITS["dense"]:
         raise InputError(path, f"'dense' outside 1…{LIMITS['dense']}")
     if not all(0.0 <= params[k] < 1.0 for k in ("dropout_conv", "dropout_dense")):

@@ -144,13 +144,16 @@ def build_task(
     dedup: Annotated[bool, typer.Option("--dedup/--no-dedup", help="Drop duplicate rows before splitting.")] = False,
     seed: Annotated[int, typer.Option(help="Random seed (split, RFE).")] = 0,
     k: Annotated[int, typer.Option("--k", min=1, help="Features kept by RFE (zero-padded up to 64).")] = 64,
+    like: Annotated[Path | None, typer.Option(help="Reuse the preprocessor and features of this task or "
+                                                  "bundle directory (no refit; for transfer learning).")]
+    = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print the manifest as JSON instead.")] = False,
 ) -> None:
     """Build a task directory: split, preprocessor, RFE-selected features, model inputs."""
     from iotids.build import BuildOptions, build
 
     options = BuildOptions(task=task.value, binary=binary, schema=schema.value, split=split.value,
-                           dedup=dedup, seed=seed, k=k)
+                           dedup=dedup, seed=seed, k=k, like=str(like) if like else None)
     with err.status("building") as status:
         manifest = build(flows_dir, out_dir, options,
                          progress=lambda step: status.update(f"build: {step}") if err.is_terminal else None)
@@ -171,9 +174,11 @@ def build_task(
     out.print(f"rows {d['rows']:,}; exact duplicates {d['duplicate_rows']:,} ({d['duplicate_rate']:.1%}); "
               f"rows with identical features but different labels {d['conflicting_rows']:,}; "
               f"dropped {d['dropped']:,}")
-    out.print(f"features: {len(manifest['features']) - len(manifest['padding'])} selected of "
-              f"{manifest['rfe']['candidates']} (RFE on {manifest['rfe']['sample_rows']:,} train rows), "
-              f"{len(manifest['padding'])} zero padding")
+    rfe = manifest["rfe"]
+    chosen = len(manifest["features"]) - len(manifest["padding"])
+    how = (f"reused from {rfe['reused_from']}" if "reused_from" in rfe else
+           f"selected of {rfe['candidates']} by RFE on {rfe['sample_rows']:,} train rows")
+    out.print(f"features: {chosen} {how}, {len(manifest['padding'])} zero padding")
     if manifest["synthetic"]:
         out.print(SYNTHETIC_NOTE.replace("counts of generated sample files", "built from generated sample files"))
 
@@ -203,18 +208,55 @@ def train_model(
     = False,
 ) -> None:
     """Train CNN1D/2D/3D on a task (resumes an interrupted run in the same --out)."""
-    from iotids.train import TrainConfig, train
+    from iotids.train import TrainConfig
 
-    config = TrainConfig(model=model.value, epochs=epochs, batch_size=batch_size, seed=seed,
-                         class_weights=class_weights, patience=patience, precision=precision,
-                         compile=compile_model)
+    _run_training(task_dir, out_dir, TrainConfig(
+        model=model.value, epochs=epochs, batch_size=batch_size, seed=seed, class_weights=class_weights,
+        patience=patience, precision=precision, compile=compile_model))
+
+
+@app.command("transfer")
+def transfer(
+    bundle_dir: Annotated[Path, typer.Argument(help="Source bundle (the IoT-DS-2 multiclass model).")],
+    task_dir: Annotated[Path, typer.Argument(help="Target task, built with `--like BUNDLE_DIR`.")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Bundle directory to write.")],
+    freeze: Annotated[bool, typer.Option("--freeze/--no-freeze", help="Train the new head only, or "
+                                                                      "fine-tune everything.")] = True,
+    epochs: Annotated[int, typer.Option(min=1, help="Most epochs.")] = 30,
+    batch_size: Annotated[int, typer.Option(min=1, help="Rows per step.")] = 1024,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    class_weights: Annotated[bool, typer.Option("--class-weights", help="Weight the loss by inverse "
+                                                                        "class frequency.")] = False,
+    patience: Annotated[int, typer.Option(min=1, help="Epochs without a better val macro-F1 before "
+                                                      "stopping.")] = 5,
+    precision: Annotated[str, typer.Option(help="auto, fp32 or bf16 (as for train).")] = "auto",
+) -> None:
+    """Transfer learning: the source model without its output layer, two new dense layers, fine-tuned."""
+    import json as json_module
+
+    from iotids.bundle import META
+    from iotids.train import TrainConfig
+
+    try:
+        name = json_module.loads((bundle_dir / META).read_text())["architecture"]["name"]
+    except (OSError, ValueError, KeyError, TypeError):
+        raise IotidsError(f"{bundle_dir}: not a readable bundle (bundle.json)") from None
+    _run_training(task_dir, out_dir, TrainConfig(
+        model=str(name), epochs=epochs, batch_size=batch_size, seed=seed, class_weights=class_weights,
+        patience=patience, precision=precision, transfer_from=str(bundle_dir), freeze=freeze))
+
+
+def _run_training(task_dir: Path, out_dir: Path, config) -> None:
+    from iotids.train import train
+
+    model_name = config.model
     quiet = int(os.environ.get("RANK", "0")) != 0  # under torchrun only rank 0 reports
     progress = Progress(
-        TextColumn(f"[bold]train {model.value}"), BarColumn(), MofNCompleteColumn(), TextColumn("epochs"),
+        TextColumn(f"[bold]train {model_name}"), BarColumn(), MofNCompleteColumn(), TextColumn("epochs"),
         TextColumn("loss {task.fields[loss]:.4f}  val macro-F1 {task.fields[f1]:.4f}"), TimeElapsedColumn(),
         console=err, transient=False, disable=quiet or not err.is_terminal,
     )
-    task = progress.add_task("train", total=epochs, loss=float("nan"), f1=float("nan"))
+    task = progress.add_task("train", total=config.epochs, loss=float("nan"), f1=float("nan"))
 
     def epoch_done(report) -> None:
         progress.update(task, completed=report.epoch, loss=report.loss, f1=report.val_macro_f1)
@@ -224,7 +266,8 @@ def train_model(
     if quiet:
         return
     t = meta["training"]
-    out.print(f"{model.value}: best val macro-F1 {meta['metrics']['val']['macro_f1']:.4f} at epoch "
+    parent = " (transferred)" if meta["parent"] else ""
+    out.print(f"{model_name}{parent}: best val macro-F1 {meta['metrics']['val']['macro_f1']:.4f} at epoch "
               f"{t['best_epoch']} of {t['epochs_run']} ({t['seconds']:.1f} s, {t['rows']:,} train rows, "
               f"{t['autocast']}) → {out_dir}")
     if meta["task"].get("synthetic"):

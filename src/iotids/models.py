@@ -17,12 +17,14 @@ Spatial sizes through the blocks (pooling "where the size allows"):
 - CNN2D: 8×8 → 4×4 → 2×2 → 1×1 → 1×1 (no pooling in block 4), flatten 256
 - CNN3D: 4×4×4 → 2×2×2 → 1×1×1 → 1×1×1 → 1×1×1 (pooling in blocks 1–2), flatten 256
 
-Transfer learning (a later stage) replaces ``output`` with new dense layers;
-``features`` and ``dense`` are the transferable trunk.
+Transfer learning replaces ``output`` with two new dense layers (``head`` =
+hidden sizes, (128,) by default: dense 256 → 128 → ReLU → dropout →
+classes); ``features`` and ``dense`` are the transferred trunk.
 """
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import asdict, dataclass
 
 import torch
@@ -46,9 +48,10 @@ class CNNParams:
     dense: int = 256
     dropout_conv: float = 0.1
     dropout_dense: float = 0.3
+    head: tuple[int, ...] = ()  # hidden sizes of a transfer head; () = one output layer
 
     def to_json(self) -> dict:
-        return asdict(self) | {"channels": list(self.channels)}
+        return asdict(self) | {"channels": list(self.channels), "head": list(self.head)}
 
 
 class CNN(nn.Module):
@@ -80,8 +83,18 @@ class CNN(nn.Module):
         flat = channels_in * int(torch.tensor(size).prod())
         self.dense = nn.Sequential(nn.Flatten(), nn.Linear(flat, params.dense), nn.ReLU(inplace=True),
                                    nn.Dropout(params.dropout_dense))
-        self.output = nn.Linear(params.dense, params.classes)
+        self.output = _head(params.dense, params.head, params.classes, params.dropout_dense)
         self.flat = flat
+        self.frozen_trunk = False
+
+    def train(self, mode: bool = True) -> CNN:
+        """As nn.Module.train, but a frozen trunk stays in eval mode (batch-norm
+        statistics and dropout of the transferred layers do not change)."""
+        super().train(mode)
+        if self.frozen_trunk:
+            self.features.eval()
+            self.dense.eval()
+        return self
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``x``: (batch, 64) model inputs → (batch, classes) logits."""
@@ -97,8 +110,32 @@ class CNN(nn.Module):
             if min(size) >= 2:
                 size = [s // 2 for s in size]
             channels_in = channels
-        total += 2 * self.flat * self.params.dense + 2 * self.params.dense * self.params.classes
+        sizes = [self.params.dense, *self.params.head, self.params.classes]
+        total += 2 * self.flat * self.params.dense + sum(2 * a * b for a, b in itertools.pairwise(sizes))
         return total
+
+
+def _head(inputs: int, hidden: tuple[int, ...], classes: int, dropout: float) -> nn.Module:
+    if not hidden:
+        return nn.Linear(inputs, classes)
+    layers: list[nn.Module] = []
+    for size in hidden:
+        layers += [nn.Linear(inputs, size), nn.ReLU(inplace=True), nn.Dropout(dropout)]
+        inputs = size
+    return nn.Sequential(*layers, nn.Linear(inputs, classes))
+
+
+def transfer_model(source: CNN, classes: int, head: tuple[int, ...] = (128,), freeze: bool = True) -> CNN:
+    """The source model's trunk (convolutions and dense layer) with a new head
+    of two dense layers for ``classes`` outputs; the trunk frozen if asked."""
+    params = CNNParams(**{**source.params.__dict__, "classes": classes, "head": tuple(head)})
+    model = CNN(params)
+    trunk = {k: v for k, v in source.state_dict().items() if not k.startswith("output.")}
+    model.load_state_dict(trunk, strict=False)
+    for parameter in [*model.features.parameters(), *model.dense.parameters()]:
+        parameter.requires_grad_(not freeze)
+    model.frozen_trunk = freeze
+    return model
 
 
 def build_model(name: str, classes: int, **overrides: object) -> CNN:

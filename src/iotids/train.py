@@ -47,6 +47,8 @@ class TrainConfig:
     class_weights: bool = False
     precision: str = "auto"  # auto: bf16 autocast where the hardware has bf16, else fp32
     compile: bool = False  # torch.compile (slow to start; eager fallback if it fails)
+    transfer_from: str | None = None  # a bundle whose trunk is fine-tuned with a new head
+    freeze: bool = True  # with transfer_from: train the new head only
 
 
 @dataclass
@@ -155,7 +157,8 @@ def run_epoch(net: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor,
 
 
 def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
-    return torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay, fused=True)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    return torch.optim.AdamW(trainable, lr=config.lr, weight_decay=config.weight_decay, fused=True)
 
 
 class _Distributed:
@@ -210,7 +213,8 @@ def _train(task_dir, out: Path, config: TrainConfig, on_epoch, dist: _Distribute
     train_split, val_split = data.splits["train"], data.splits["val"]
     if len(train_split.y) == 0:
         raise InputError(task_dir, "the train split is empty")
-    model = build_model(config.model, len(classes)).to(dist.device)
+    model, parent = _initial_model(config, data, task_dir)
+    model = model.to(dist.device)
     optimizer = make_optimizer(model, config)
     dtype = autocast_dtype(config.precision, dist.device)
     weights = _class_weights(train_split.y, len(classes)).to(dist.device) if config.class_weights else None
@@ -271,12 +275,35 @@ def _train(task_dir, out: Path, config: TrainConfig, on_epoch, dist: _Distribute
                             if state["best_epoch"] else 0.0}},
         "task": {k: data.manifest.get(k) for k in ("task", "binary", "schema", "split", "seed", "synthetic")}
         | {"directory": str(Path(task_dir).resolve())},
-        "parent": None,
+        "parent": parent,
     }
     if dist.main:
         save_bundle(out, model.cpu(), meta)
     dist.barrier()
     return meta
+
+
+def _initial_model(config: TrainConfig, data: TaskData, task_dir) -> tuple[nn.Module, dict | None]:
+    """A fresh model, or the trunk of ``config.transfer_from`` with a new head."""
+    classes = data.manifest["classes"]
+    if config.transfer_from is None:
+        return build_model(config.model, len(classes)), None
+    from iotids.bundle import WEIGHTS, load_bundle
+    from iotids.ingest import sha256_file
+    from iotids.models import transfer_model
+
+    source = load_bundle(config.transfer_from)
+    if source.features != data.manifest["features"]:
+        raise InputError(task_dir, "its features differ from the source bundle's; build it with "
+                                   f"`iotids build … --like {config.transfer_from}`")
+    if source.meta["architecture"]["name"] != config.model:
+        raise IotidsError(f"--model {config.model} but the source bundle is a "
+                          f"{source.meta['architecture']['name']}")
+    model = transfer_model(source.model, len(classes), freeze=config.freeze)
+    parent = {"bundle": str(Path(config.transfer_from).resolve()),
+              "sha256": sha256_file(Path(config.transfer_from) / WEIGHTS),
+              "classes": source.classes, "task": source.meta.get("task"), "freeze": config.freeze}
+    return model, parent
 
 
 def _compiled(net: nn.Module) -> nn.Module:
