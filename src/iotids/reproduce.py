@@ -1,0 +1,241 @@
+"""``iotids reproduce``: the whole study in one command.
+
+ingest → build IoT-DS-2 (preprocessing, RFE-64) → train CNN1D/2D/3D →
+evaluate → build the three transfer targets with the IoT-DS-2 preprocessor
+and features → transfer (and train from scratch, for comparison) →
+evaluate → LightGBM baseline per task → report.
+
+Every stage writes under OUT_DIR and records a fingerprint of its inputs in
+``OUT_DIR/stages.json``; a rerun skips stages whose fingerprint is unchanged,
+so an interrupted run resumes (a half-trained model resumes from its
+checkpoint). A task whose dataset is absent is skipped with one line and
+shows in the report as not run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import time
+import tomllib
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+
+from iotids import __version__
+from iotids.atomic import write_json
+from iotids.errors import IotidsError, InputError
+
+MODELS = ("cnn1d", "cnn2d", "cnn3d")
+# The four results of the study: (task, binary, built like the IoT-DS-2 task?).
+TASKS: dict[str, tuple[str, bool]] = {
+    "iotds2": ("iotds2", False),
+    "iotds2-binary": ("iotds2", True),
+    "iotid20": ("iotid20", False),
+    "iotid20-binary": ("iotid20", True),
+}
+TRANSFER_TARGETS = ("iotds2-binary", "iotid20", "iotid20-binary")
+EXPECTED_FILES = {
+    "iotds2": "BoT-IoT CSVs, IoTID20 'IoT Network Intrusion Dataset.csv', MQTT-IoT-IDS2020 biflow_*.csv "
+              "or IoT-23 conn.log.labeled",
+    "iotid20": "IoTID20's 'IoT Network Intrusion Dataset.csv' (format iotid20-cic)",
+}
+
+
+@dataclass(frozen=True)
+class StudyConfig:
+    models: tuple[str, ...] = MODELS
+    split: str = "random"
+    schema: str = "seed"
+    dedup: bool = False
+    k: int = 64
+    epochs: int = 30
+    batch_size: int = 1024
+    patience: int = 5
+    freeze: bool = True
+    precision: str = "auto"
+    seed: int = 0
+    baseline: bool = True
+    scratch: bool = True  # also train the transfer targets from scratch, for comparison
+
+    def check(self) -> StudyConfig:
+        unknown = [m for m in self.models if m not in MODELS]
+        if unknown or not self.models:
+            raise IotidsError(f"models must be among {', '.join(MODELS)}; got {', '.join(self.models) or 'none'}")
+        if self.split not in ("random", "grouped") or self.schema not in ("seed", "common"):
+            raise IotidsError("split must be random or grouped; schema seed or common")
+        if self.epochs < 1 or self.batch_size < 1 or self.k < 1:
+            raise IotidsError("epochs, batch_size and k must be at least 1")
+        return self
+
+
+def load_config(path: str | Path, base: StudyConfig = StudyConfig()) -> StudyConfig:
+    """Settings from a TOML file (table [study], keys as StudyConfig's fields)."""
+    try:
+        document = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InputError(path, f"cannot read: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(path, f"not valid TOML ({exc})") from None
+    study = document.get("study", {})
+    names = {f.name: f for f in fields(StudyConfig)}
+    unknown = sorted(set(study) - set(names))
+    if unknown:
+        raise InputError(path, f"unknown setting(s) {', '.join(unknown)} in [study]; known: {', '.join(names)}")
+    values = {k: tuple(v) if k == "models" else v for k, v in study.items()}
+    for key, value in values.items():
+        expected = type(getattr(base, key))
+        if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+            raise InputError(path, f"[study] {key} must be {expected.__name__}, not {value!r}")
+    return replace(base, **values).check()
+
+
+class Stages:
+    """Fingerprints of finished stages, so reruns skip what has not changed."""
+
+    def __init__(self, out: Path, log: Callable[[str], None]) -> None:
+        self.path = out / "stages.json"
+        self.log = log
+        self.done: dict = json.loads(self.path.read_text()) if self.path.exists() else {}
+
+    def run(self, name: str, inputs: object, output: Path, action: Callable[[], dict]) -> tuple[str, dict]:
+        """Run ``action`` unless ``name`` finished before with the same inputs;
+        return (fingerprint, the action's result)."""
+        fingerprint = hashlib.sha256(json.dumps([__version__, inputs], sort_keys=True,
+                                                default=str).encode()).hexdigest()[:16]
+        previous = self.done.get(name)
+        if previous and previous["fingerprint"] == fingerprint and output.exists():
+            self.log(f"{name}: unchanged, skipped")
+            return fingerprint, previous["result"]
+        if previous and output.exists() and previous["fingerprint"] != fingerprint:
+            shutil.rmtree(output) if output.is_dir() else output.unlink()
+        self.log(f"{name}: running")
+        started = time.perf_counter()
+        result = action()
+        seconds = round(time.perf_counter() - started, 2)
+        self.done[name] = {"fingerprint": fingerprint, "seconds": seconds, "result": result}
+        write_json(self.path, self.done)
+        return fingerprint, result
+
+    def seconds(self) -> dict[str, float]:
+        return {name: entry["seconds"] for name, entry in self.done.items()}
+
+
+def data_fingerprint(data_dir: Path) -> list:
+    """Names, sizes and modification times of every file under the data directory."""
+    if not data_dir.exists():
+        raise InputError(data_dir, "no such file or directory")
+    files = [data_dir] if data_dir.is_file() else sorted(p for p in data_dir.rglob("*") if p.is_file())
+    return [(str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in files]
+
+
+def reproduce(data_dir: str | Path, out_dir: str | Path, config: StudyConfig,
+              log: Callable[[str], None] = lambda line: None) -> dict:
+    """Run the study; write results.json, report.md and report.html; return the results."""
+    from iotids.baseline import run_baseline
+    from iotids.build import BuildOptions, build
+    from iotids.evaluate import confusion_png, evaluate_bundle
+    from iotids.ingest import ingest
+    from iotids.report import write_report
+    from iotids.train import TrainConfig, train
+
+    config.check()
+    data, out = Path(data_dir), Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    stages = Stages(out, log)
+    flows = out / "flows"
+    ingest_fp, ingested = stages.run("ingest", data_fingerprint(data), flows,
+                                     lambda: ingest([data], flows).to_json())
+    results: dict = {"tasks": {}, "not_run": {}}
+    task_fp: dict[str, str] = {}
+    manifests: dict[str, dict] = {}
+    for name, (task, binary) in TASKS.items():
+        like = None if name == "iotds2" else str(out / "tasks" / "iotds2")
+        if like and "iotds2" not in task_fp:
+            results["not_run"][name] = "the IoT-DS-2 task it is built like did not run"
+            continue
+        sources = {"iotds2": {"botiot", "iotid20", "iotds2", "mqtt", "iot23"}, "iotid20": {"iotid20"}}[task]
+        if not any(f["source"] in sources and f["format"] not in ("mqtt-packet", "mqtt-uniflow")
+                   for f in ingested["files"]):
+            reason = f"no {task} flows: looked under {data} for {EXPECTED_FILES[task]}"
+            log(f"{name}: skipped, {reason}")
+            results["not_run"][name] = reason
+            continue
+        options = BuildOptions(task=task, binary=binary, schema=config.schema, split=config.split,
+                               dedup=config.dedup, seed=config.seed, k=config.k, like=like)
+        folder = out / "tasks" / name
+        task_fp[name], manifests[name] = stages.run(
+            f"build {name}", [ingest_fp, task_fp.get("iotds2"), asdict(options)], folder,
+            lambda options=options, folder=folder: build(flows, folder, options))
+
+    def train_stage(stage: str, task: str, folder: Path, train_config: TrainConfig, upstream: list) -> str:
+        fingerprint, _ = stages.run(stage, [*upstream, asdict(train_config)], folder,
+                                    lambda: train(out / "tasks" / task, folder, train_config))
+        return fingerprint
+
+    def evaluate_stage(label: str, task: str, bundle: Path, upstream: str) -> dict:
+        image = out / "figures" / f"confusion-{label}.png"
+
+        def action() -> dict:
+            result = evaluate_bundle(bundle, out / "tasks" / task)
+            result["confusion_png"] = str(confusion_png(result, image, f"{label} (test)").relative_to(out))
+            meta = json.loads((bundle / "bundle.json").read_text())
+            result["train_seconds"] = meta["training"]["seconds"]
+            result["epochs_run"] = meta["training"]["epochs_run"]
+            return result
+
+        return stages.run(f"evaluate {label}", [upstream], image, action)[1]
+
+    common = dict(epochs=config.epochs, batch_size=config.batch_size, patience=config.patience,
+                  precision=config.precision, seed=config.seed)
+    for model in config.models:
+        if "iotds2" not in task_fp:
+            break
+        source = out / "models" / f"iotds2-{model}"
+        source_fp = train_stage(f"train iotds2-{model}", "iotds2", source, TrainConfig(model=model, **common),
+                                [task_fp["iotds2"]])
+        _record(results, "iotds2", model, evaluate_stage(f"iotds2-{model}", "iotds2", source, source_fp))
+        for target in TRANSFER_TARGETS:
+            if target not in task_fp:
+                continue
+            variants = {"transfer": TrainConfig(model=model, transfer_from=str(source), freeze=config.freeze,
+                                                **common)}
+            if config.scratch:
+                variants["scratch"] = TrainConfig(model=model, **common)
+            for variant, train_config in variants.items():
+                label = f"{target}-{model}-{variant}"
+                folder = out / "models" / label
+                fp = train_stage(f"train {label}", target, folder, train_config,
+                                 [task_fp[target], source_fp if variant == "transfer" else None])
+                _record(results, target, f"{model} ({variant})",
+                        evaluate_stage(label, target, folder, fp))
+    if config.baseline:
+        for name, fp in task_fp.items():
+            saved = out / "models" / f"{name}-lightgbm"
+            result = stages.run(f"baseline {name}", [fp, config.seed], saved,
+                                lambda name=name, saved=saved: run_baseline(out / "tasks" / name,
+                                                                            seed=config.seed, out=saved))[1]
+            _record(results, name, "lightgbm", result)
+    results |= {
+        "data": {"directory": str(data.resolve()), "files": ingested["files"],
+                 "synthetic": any(f["synthetic"] for f in ingested["files"])},
+        "config": asdict(config),
+        "tasks_built": {name: {k: m[k] for k in ("classes", "rows", "class_counts", "duplicates", "warnings",
+                                                   "split", "schema", "seed")} for name, m in manifests.items()},
+        "seconds": stages.seconds(),
+        "versions": _versions(),
+    }
+    write_json(out / "results.json", results)
+    write_report(results, out)
+    return results
+
+
+def _record(results: dict, task: str, model: str, result: dict) -> None:
+    results["tasks"].setdefault(task, {})[model] = result
+
+
+def _versions() -> dict:
+    from iotids.bundle import library_versions
+
+    return library_versions()
