@@ -25,7 +25,7 @@ from pathlib import Path
 
 from iotids import __version__
 from iotids.atomic import write_json
-from iotids.errors import IotidsError, InputError
+from iotids.errors import InputError, IotidsError
 
 MODELS = ("cnn1d", "cnn2d", "cnn3d")
 # The four results of the study: (task, binary, built like the IoT-DS-2 task?).
