@@ -21,10 +21,10 @@ install: $(VENV)/.installed
 
 dev: $(VENV)/.dev-installed
 
-# Generates SYNTHETIC sample files, then runs the pipeline on them.
+# Generates SYNTHETIC sample files, then runs the whole study on them (`iotids reproduce`).
 demo: install
-	$(BIN)/iotids demo-data $(DEMO)/data --seed 0
-	$(BIN)/iotids ingest $(DEMO)/data --out $(DEMO)/flows
+	$(BIN)/iotids demo-data $(DEMO)/data --seed 0 --rows 100
+	$(BIN)/iotids reproduce $(DEMO)/data --out $(DEMO)/study --epochs 15 --batch-size 128
 
 test: dev
 	$(BIN)/ruff check src tests benchmarks

@@ -321,6 +321,7 @@ def reproduce(
     split: Annotated[Split | None, typer.Option(help="random (the study) or grouped.")] = None,
     schema: Annotated[Schema | None, typer.Option(help="seed (the study) or common.")] = None,
     epochs: Annotated[int | None, typer.Option(min=1, help="Most epochs per training.")] = None,
+    batch_size: Annotated[int | None, typer.Option(min=1, help="Rows per training step.")] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
 ) -> None:
     """The whole study: ingest, build, train, evaluate, transfer ×3, baseline, report."""
@@ -332,7 +333,7 @@ def reproduce(
     config = load_config(config_file) if config_file else StudyConfig()
     overrides = {"models": tuple(m.strip() for m in models.split(",") if m.strip()) if models else None,
                  "split": split.value if split else None, "schema": schema.value if schema else None,
-                 "epochs": epochs, "seed": seed}
+                 "epochs": epochs, "batch_size": batch_size, "seed": seed}
     config = replace(config, **{k: v for k, v in overrides.items() if v is not None}).check()
     results = run(data_dir, out_dir, config, log=lambda line: err.print(f"[dim]{line}[/]"))
     table = Table(title="Test-split results (accuracy, macro F1)", title_justify="left")
