@@ -1,0 +1,94 @@
+"""iotids reproduce end to end on a small SYNTHETIC set: all four tasks, all
+three models, report files, numbers consistent between results.json and report.md."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+
+import pytest
+
+from iotids.errors import InputError
+from iotids.reproduce import StudyConfig, load_config, reproduce
+from iotids.synthetic import generate
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    data = tmp_path_factory.mktemp("data")
+    generate(data, seed=5, rows=20)
+    out = tmp_path_factory.mktemp("study")
+    config = StudyConfig(epochs=1, batch_size=64, patience=1)
+    lines: list[str] = []
+    results = reproduce(data, out, config, log=lines.append)
+    return data, out, config, results, lines
+
+
+def test_all_tasks_and_models(study):
+    _, out, _, results, _ = study
+    assert set(results["tasks"]) == {"iotds2", "iotds2-binary", "iotid20", "iotid20-binary"}
+    assert set(results["tasks"]["iotds2"]) == {"cnn1d", "cnn2d", "cnn3d", "lightgbm"}
+    for target in ("iotds2-binary", "iotid20", "iotid20-binary"):
+        assert {"cnn1d (transfer)", "cnn1d (scratch)", "cnn3d (transfer)", "lightgbm"} <= set(results["tasks"][target])
+    assert results["not_run"] == {} and results["data"]["synthetic"] is True
+    for name in ("results.json", "report.md", "report.html", "figures/f1-iotds2.png",
+                 "figures/confusion-iotid20-cnn2d-transfer.png"):
+        assert (out / name).is_file(), name
+    parent = json.loads((out / "models" / "iotid20-cnn2d-transfer" / "bundle.json").read_text())["parent"]
+    assert parent["bundle"].endswith("iotds2-cnn2d")
+
+
+def test_report_matches_results(study):
+    _, out, _, results, _ = study
+    stored = json.loads((out / "results.json").read_text())
+    markdown = (out / "report.md").read_text()
+    assert "SYNTHETIC DATA" in markdown and "SYNTHETIC DATA" in (out / "report.html").read_text()
+    for task, models in stored["tasks"].items():
+        for model, r in models.items():
+            row = re.search(rf"\| [^|]+ \| {re.escape(model)} \| ([0-9.]+) \| ([0-9.]+) \| ([0-9.]+) \|", markdown)
+            assert row, (task, model)
+        first = next(iter(models.values()))
+        assert f"macro F1 {first['macro_f1']:.4f}" in markdown
+    r = stored["tasks"]["iotds2"]["lightgbm"]
+    assert f"| IoT-DS-2, 17 classes | lightgbm | {100 * r['accuracy']:.2f} | {100 * r['weighted_f1']:.2f} |" in markdown
+
+
+def test_rerun_skips_every_stage(study):
+    data, out, config, results, _ = study
+    lines: list[str] = []
+    again = reproduce(data, out, config, log=lines.append)
+    assert lines and all(line.endswith("unchanged, skipped") for line in lines)
+    assert again["tasks"] == results["tasks"]
+
+
+def test_missing_dataset_is_not_run(study, tmp_path):
+    data, _, _, _, _ = study
+    only = tmp_path / "data"
+    shutil.copytree(data / "synthetic_iot23", only / "synthetic_iot23")
+    lines: list[str] = []
+    results = reproduce(only, tmp_path / "out", StudyConfig(models=("cnn2d",), epochs=1, batch_size=64,
+                                                             scratch=False, baseline=False), log=lines.append)
+    assert set(results["tasks"]) == {"iotds2", "iotds2-binary"}
+    assert "IoT Network Intrusion Dataset.csv" in results["not_run"]["iotid20"]
+    assert any("iotid20: skipped" in line for line in lines)
+    assert "not run" in (tmp_path / "out" / "report.md").read_text()
+
+
+def test_config_file(tmp_path):
+    path = tmp_path / "study.toml"
+    path.write_text('[study]\nmodels = ["cnn2d"]\nepochs = 3\n')
+    assert load_config(path) == StudyConfig(models=("cnn2d",), epochs=3)
+    path.write_text('[study]\nepoch = 3\n')
+    with pytest.raises(InputError, match="unknown setting"):
+        load_config(path)
+    path.write_text('[study]\nepochs = "3"\n')
+    with pytest.raises(InputError, match="must be int"):
+        load_config(path)
+
+
+def test_shipped_study_config():
+    from pathlib import Path
+
+    config = load_config(Path(__file__).parents[1] / "configs" / "study.toml")
+    assert config.models == ("cnn1d", "cnn2d", "cnn3d") and config.k == 64 and config.split == "random"
