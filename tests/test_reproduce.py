@@ -10,6 +10,7 @@ import shutil
 import pytest
 
 from iotids.errors import InputError
+from iotids.report import TITLES
 from iotids.reproduce import StudyConfig, load_config, reproduce
 from iotids.synthetic import generate
 
@@ -45,9 +46,13 @@ def test_report_matches_results(study):
     markdown = (out / "report.md").read_text()
     assert "SYNTHETIC DATA" in markdown and "SYNTHETIC DATA" in (out / "report.html").read_text()
     for task, models in stored["tasks"].items():
+        title = TITLES[task]
         for model, r in models.items():
-            row = re.search(rf"\| [^|]+ \| {re.escape(model)} \| ([0-9.]+) \| ([0-9.]+) \| ([0-9.]+) \|", markdown)
+            row = re.search(rf"\| {re.escape(title)} \| {re.escape(model)} \| ([0-9.]+) \| ([0-9.]+) \| "
+                            rf"([0-9.]+) \|", markdown)
             assert row, (task, model)
+            assert row.groups() == (f"{100 * r['accuracy']:.2f}", f"{100 * r['weighted_f1']:.2f}",
+                                    f"{r['macro_f1']:.3f}")
         first = next(iter(models.values()))
         assert f"macro F1 {first['macro_f1']:.4f}" in markdown
     r = stored["tasks"]["iotds2"]["lightgbm"]
