@@ -175,7 +175,7 @@ def _f1_chart(task: str, models: dict, out: Path) -> str | None:
                      key=lambda c: next(iter(models.values()))["classes"].index(c))
     if not classes:
         return None
-    figure, axes = plt.subplots(figsize=(max(6.0, 0.7 * len(classes) + 3), 3.6))
+    figure, axes = plt.subplots(figsize=(max(6.0, 0.7 * len(classes) + 4.5), 3.6))
     width = 0.8 / max(len(models), 1)
     for i, (model, r) in enumerate(models.items()):
         values = [r["report"].get(c, {}).get("f1", 0.0) for c in classes]
@@ -189,7 +189,7 @@ def _f1_chart(task: str, models: dict, out: Path) -> str | None:
     axes.set_ylim(0, 1.05)
     axes.set_ylabel("F1 (test)")
     axes.set_title(f"Per-class F1 — {TITLES[task]}", fontsize=9)
-    axes.legend(fontsize=7, ncol=4, loc="lower left")
+    axes.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside, never over the bars
     figure.tight_layout()
     path = out / "figures" / f"f1-{task}.png"
     with atomic_path(path) as tmp:
