@@ -32,7 +32,8 @@ app = typer.Typer(
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
 
-SYNTHETIC_NOTE = "[yellow]SYNTHETIC DATA[/]: counts of generated sample files, not of a real dataset."
+def _synthetic_note(what: str) -> str:
+    return f"[yellow]SYNTHETIC DATA[/]: {what} generated sample files, not a real dataset."
 
 
 def _version(value: bool) -> None:
@@ -113,7 +114,7 @@ def _print_class_counts(files: list) -> None:
         table.add_row(str(index), name, f"{totals[name]:,}" if totals[name] else "[dim]0[/]")
     out.print(table)
     if any(f.synthetic for f in files):
-        out.print(SYNTHETIC_NOTE)
+        out.print(_synthetic_note("counts of"))
 
 
 class Task(StrEnum):
@@ -180,7 +181,7 @@ def build_task(
            f"selected of {rfe['candidates']} by RFE on {rfe['sample_rows']:,} train rows")
     out.print(f"features: {chosen} {how}, {len(manifest['padding'])} zero padding")
     if manifest["synthetic"]:
-        out.print(SYNTHETIC_NOTE.replace("counts of generated sample files", "built from generated sample files"))
+        out.print(_synthetic_note("built from"))
 
 
 class Model(StrEnum):
@@ -189,20 +190,27 @@ class Model(StrEnum):
     cnn3d = "cnn3d"
 
 
+# Options train and transfer share.
+Epochs = Annotated[int, typer.Option(min=1, help="Most epochs (early stopping may end sooner).")]
+BatchSize = Annotated[int, typer.Option(min=1, help="Rows per step.")]
+Seed = Annotated[int, typer.Option(help="Random seed.")]
+ClassWeights = Annotated[bool, typer.Option("--class-weights", help="Weight the loss by inverse class frequency.")]
+Patience = Annotated[int, typer.Option(min=1, help="Epochs without a better val macro-F1 before stopping.")]
+Precision = Annotated[str, typer.Option(help="auto: bfloat16 autocast where the CPU/GPU has native bf16, "
+                                             "else fp32; or fp32, bf16.")]
+
+
 @app.command("train")
 def train_model(
     task_dir: Annotated[Path, typer.Argument(help="Task directory from `iotids build`.")],
     out_dir: Annotated[Path, typer.Option("--out", help="Bundle directory to write.")],
     model: Annotated[Model, typer.Option(help="Architecture.")] = Model.cnn1d,
-    epochs: Annotated[int, typer.Option(min=1, help="Most epochs (early stopping may end sooner).")] = 30,
-    batch_size: Annotated[int, typer.Option(min=1, help="Rows per step.")] = 1024,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
-    class_weights: Annotated[bool, typer.Option("--class-weights", help="Weight the loss by inverse "
-                                                                        "class frequency.")] = False,
-    patience: Annotated[int, typer.Option(min=1, help="Epochs without a better val macro-F1 before "
-                                                      "stopping.")] = 5,
-    precision: Annotated[str, typer.Option(help="auto: bfloat16 autocast where the CPU/GPU has native bf16, "
-                                                "else fp32; or fp32, bf16.")] = "auto",
+    epochs: Epochs = 30,
+    batch_size: BatchSize = 1024,
+    seed: Seed = 0,
+    class_weights: ClassWeights = False,
+    patience: Patience = 5,
+    precision: Precision = "auto",
     compile_model: Annotated[bool, typer.Option("--compile", help="torch.compile the model (about 30 s to "
                                                                   "start, faster epochs; eager if it fails).")]
     = False,
@@ -222,14 +230,12 @@ def transfer(
     out_dir: Annotated[Path, typer.Option("--out", help="Bundle directory to write.")],
     freeze: Annotated[bool, typer.Option("--freeze/--no-freeze", help="Train the new head only, or "
                                                                       "fine-tune everything.")] = True,
-    epochs: Annotated[int, typer.Option(min=1, help="Most epochs.")] = 30,
-    batch_size: Annotated[int, typer.Option(min=1, help="Rows per step.")] = 1024,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
-    class_weights: Annotated[bool, typer.Option("--class-weights", help="Weight the loss by inverse "
-                                                                        "class frequency.")] = False,
-    patience: Annotated[int, typer.Option(min=1, help="Epochs without a better val macro-F1 before "
-                                                      "stopping.")] = 5,
-    precision: Annotated[str, typer.Option(help="auto, fp32 or bf16 (as for train).")] = "auto",
+    epochs: Epochs = 30,
+    batch_size: BatchSize = 1024,
+    seed: Seed = 0,
+    class_weights: ClassWeights = False,
+    patience: Patience = 5,
+    precision: Precision = "auto",
 ) -> None:
     """Transfer learning: the source model without its output layer, two new dense layers, fine-tuned."""
     import json as json_module
@@ -271,7 +277,7 @@ def _run_training(task_dir: Path, out_dir: Path, config) -> None:
               f"{t['best_epoch']} of {t['epochs_run']} ({t['seconds']:.1f} s, {t['rows']:,} train rows, "
               f"{t['autocast']}) → {out_dir}")
     if meta["task"].get("synthetic"):
-        out.print(SYNTHETIC_NOTE.replace("counts of generated sample files", "trained on generated sample files"))
+        out.print(_synthetic_note("trained on"))
 
 
 @app.command("evaluate")
@@ -347,7 +353,7 @@ def reproduce(
         err.print(f"[yellow]{task} not run:[/] {reason}")
     out.print(table)
     if results["data"]["synthetic"]:
-        out.print(SYNTHETIC_NOTE.replace("counts of generated sample files", "results on generated sample files"))
+        out.print(_synthetic_note("results on"))
     out.print(f"report: {(out_dir / 'report.html').resolve()}")
 
 
@@ -381,7 +387,7 @@ def _show_evaluation(result: dict, json_output: bool, title: str) -> None:
     if "confusion_png" in result:
         out.print(f"confusion matrix: {result['confusion_png']}")
     if result.get("synthetic"):
-        out.print(SYNTHETIC_NOTE.replace("counts of generated sample files", "scores on generated sample files"))
+        out.print(_synthetic_note("scores on"))
 
 
 @app.command()
