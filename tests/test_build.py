@@ -172,3 +172,14 @@ def test_real_iot23_and_botiot(shared_data, tmp_path_factory, schema, split):
     assert counts["DDoS"] == 14_394 and counts["Theft"] == 118 and counts["FileDownload"] == 6
     assert manifest["duplicates"]["duplicate_rows"] > 0
     assert manifest["synthetic"] is False
+
+
+def test_grouped_split_cuts_captures_when_whole_ones_miss_a_side():
+    # Anomalies sit in three captures, but a big benign-only capture can take
+    # a whole side: then their captures are cut into time blocks instead.
+    index = _index({"a": [0] * 100 + [1] * 10, "b": [0] * 100 + [1] * 10, "c": [0] * 100 + [1] * 10,
+                    "d": [0] * 600})
+    split = split_grouped(index, seed=0)
+    labels = index["label"].to_numpy()
+    for side in range(3):
+        assert set(labels[split == side]) == {0, 1}, side

@@ -203,20 +203,31 @@ def _assign(n: int) -> np.ndarray:
 def split_grouped(index: pl.DataFrame, seed: int, blocks: int = 10) -> np.ndarray:
     """The honest split: no capture, or no time block of one, on two sides.
 
-    A capture stays whole and goes to one side, unless it holds a class found
-    in fewer than three captures (that class could not reach every side
-    otherwise): such a capture is cut into ``blocks`` contiguous blocks of rows
-    (file order, i.e. time for flow logs) and its blocks are spread over the
-    sides 70/10/20, each block wholly on one side. Whole captures go, in
-    random order, to the side furthest below its share of rows.
+    A capture stays whole and goes to one side, unless it holds a class that
+    whole captures cannot bring to every side (found in fewer than three
+    captures, or left off a side by the whole-capture assignment): such a
+    capture is cut into ``blocks`` contiguous blocks of rows (file order,
+    i.e. time for flow logs) and its blocks are spread over the sides
+    70/10/20, each block wholly on one side. Whole captures go, in random
+    order, to the side furthest below its share of rows.
     """
-    rng = np.random.default_rng(seed)
     # A group is one flow table, i.e. one capture file; keys are in file order.
-    frame = index.select((pl.col("key") // ROW_SPAN).alias("group"), "label", "key").with_row_index("_i")
+    frame = index.select((pl.col("key") // ROW_SPAN).alias("group"), "label").with_row_index("_i")
     per_class = frame.group_by("label").agg(pl.col("group").n_unique().alias("n"))
-    rare = per_class.filter(pl.col("n") < 3)["label"]
-    cut = set(frame.filter(pl.col("label").is_in(rare.to_list()))["group"].unique().to_list())
-    split = np.empty(index.height, dtype=np.int8)
+    rare = set(per_class.filter(pl.col("n") < 3)["label"].to_list())
+    while True:
+        cut = set(frame.filter(pl.col("label").is_in(sorted(rare)))["group"].unique().to_list())
+        split = _assign_groups(frame, cut, seed, blocks)
+        labels = frame["label"].to_numpy()
+        missing = {int(c) for side in range(3) for c in set(np.unique(labels)) - set(np.unique(labels[split == side]))}
+        if missing <= rare:
+            return split
+        rare |= missing
+
+
+def _assign_groups(frame: pl.DataFrame, cut: set[int], seed: int, blocks: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    split = np.empty(frame.height, dtype=np.int8)
     whole: list[tuple[int, np.ndarray]] = []
     for (group,), part in frame.group_by(["group"], maintain_order=True):
         rows = part["_i"].to_numpy()
