@@ -14,7 +14,7 @@ from iotids.features import Preprocessor
 FEATURES = [f"f{i}" for i in range(64)]
 
 
-def make_task(folder: Path, rows: int = 600, classes: int = 3, seed: int = 0) -> Path:
+def make_task(folder: Path, rows: int = 600, classes: int = 3, seed: int = 0, noise: float = 0.15) -> Path:
     rng = np.random.default_rng(seed)
     centres = rng.uniform(-0.6, 0.6, size=(classes, 64))
     names = ["Normal", *[f"Attack{i}" for i in range(1, classes)]]
@@ -22,7 +22,7 @@ def make_task(folder: Path, rows: int = 600, classes: int = 3, seed: int = 0) ->
     counts = {}
     for side, n in (("train", rows), ("val", rows // 4), ("test", rows // 4)):
         y = rng.integers(0, classes, n)
-        x = np.clip(centres[y] + rng.normal(0, 0.15, size=(n, 64)), -1, 1)
+        x = np.clip(centres[y] + rng.normal(0, noise, size=(n, 64)), -1, 1)
         table = pl.DataFrame({"source": ["synthetic"] * n, "capture": ["tiny"] * n, "label": y.astype(np.int32)})
         table = table.hstack(pl.DataFrame(x, schema=FEATURES))
         table.write_parquet(folder / f"{side}.parquet")

@@ -357,6 +357,53 @@ def reproduce(
     out.print(f"report: {(out_dir / 'report.html').resolve()}")
 
 
+@app.command("audit")
+def audit_task(
+    task_dir: Annotated[Path, typer.Argument(help="Task directory from `iotids build`.")],
+    threshold: Annotated[float, typer.Option(min=0.0, max=1.0, help="Flag a feature whose macro-F1 alone "
+                                                                     "reaches this.")] = 0.8,
+    seed: Seed = 0,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the audit as JSON instead.")] = False,
+) -> None:
+    """Leakage audit: duplicates across splits, label conflicts, identifier-like features, source probe."""
+    from iotids.audit import audit
+
+    result = audit(task_dir, threshold, seed)
+    if json_output:
+        out.print_json(json.dumps(result))
+        return
+    out.print(f"[bold]Audit of {task_dir}[/] ({result['evaluated_on']})")
+    for side, d in result["duplicates_within"].items():
+        out.print(f"{side}: {d['rows']:,} rows, {d['duplicate_rows']:,} exact duplicates ({d['rate']:.1%})")
+    out.print(f"test rows whose features also occur in train: {result['test_rows_seen_in_train']:,} "
+              f"({result['test_rows_seen_in_train_rate']:.1%}); val: {result['val_rows_seen_in_train']:,}")
+    out.print(f"rows whose identical features carry different labels: {result['conflicting_label_rows']:,}")
+    table = Table(title="Single-feature macro-F1 (depth-4 tree, train → test), top 10", title_justify="left")
+    table.add_column("feature")
+    table.add_column("macro-F1", justify="right")
+    table.add_column("flag")
+    for name, score in list(result["single_feature_macro_f1"].items())[:10]:
+        table.add_row(name, f"{score:.4f}", "likely identifier" if name in result["likely_identifiers"] else "")
+    out.print(table)
+    probe = result["source_probe"]
+    if probe["applicable"]:
+        out.print(f"source probe: features tell the dataset ({', '.join(probe['sources'])}) with accuracy "
+                  f"{probe['accuracy']:.4f}, macro-F1 {probe['macro_f1']:.4f} (majority share "
+                  f"{probe['majority_share']:.4f})")
+    else:
+        out.print(f"source probe: not applicable ({probe['why']})")
+    counts = Table(title="Class counts", title_justify="left")
+    counts.add_column("class")
+    for side in ("train", "val", "test"):
+        counts.add_column(side, justify="right")
+    names = list(dict.fromkeys(c for side in result["class_counts"].values() for c in side))
+    for name in names:
+        counts.add_row(name, *(f"{result['class_counts'][s].get(name, 0):,}" for s in ("train", "val", "test")))
+    out.print(counts)
+    if result["task"].get("synthetic"):
+        out.print(_synthetic_note("audit of"))
+
+
 def _check_split(split: str) -> None:
     if split not in ("train", "val", "test"):
         raise IotidsError(f"--split must be train, val or test, not {split!r}")
