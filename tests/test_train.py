@@ -171,3 +171,34 @@ def test_ddp_two_processes(tiny, tmp_path):
     assert meta["training"]["world_size"] == 2
     assert meta["training"]["epochs_run"] == 3
     assert load_bundle(out).classes == ["Normal", "Attack1", "Attack2"]
+
+
+def test_focal_loss_down_weights_easy_rows():
+    from iotids.train import focal_loss
+
+    logits = torch.tensor([[4.0, 0.0], [0.2, 0.0]])
+    target = torch.tensor([0, 0])
+    ce = torch.nn.functional.cross_entropy(logits, target, reduction="none")
+    focal = torch.stack([focal_loss(logits[i:i + 1], target[i:i + 1]) for i in range(2)])
+    assert (focal < ce).all()
+    assert focal[0] / ce[0] < focal[1] / ce[1]  # the easy row loses more of its weight
+    weights = torch.tensor([1.0, 3.0])
+    assert focal_loss(logits, target, weights) == pytest.approx(float(focal.mean()))
+
+
+def test_balanced_sampling_draws_classes_equally():
+    from iotids.train import epoch_order
+
+    y = torch.tensor([0] * 900 + [1] * 90 + [2] * 10)
+    order = epoch_order(y, "balanced", torch.Generator().manual_seed(0))
+    counts = torch.bincount(y[order], minlength=3).double() / len(order)
+    assert torch.allclose(counts, torch.full((3,), 1 / 3, dtype=torch.float64), atol=0.05)
+    assert sorted(epoch_order(y, "shuffle", torch.Generator().manual_seed(0)).tolist()) == list(range(1000))
+
+
+def test_focal_balanced_training_learns(tiny, tmp_path):
+    meta = train(tiny, tmp_path / "fb", TrainConfig(epochs=6, batch_size=64, loss="focal", sampling="balanced"))
+    assert meta["metrics"]["val"]["macro_f1"] > 0.9
+    assert meta["training"]["loss"] == "focal" and meta["training"]["sampling"] == "balanced"
+    with pytest.raises(IotidsError, match="--loss"):
+        train(tiny, tmp_path / "x", TrainConfig(loss="hinge"))

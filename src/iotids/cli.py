@@ -198,6 +198,9 @@ ClassWeights = Annotated[bool, typer.Option("--class-weights", help="Weight the 
 Patience = Annotated[int, typer.Option(min=1, help="Epochs without a better val macro-F1 before stopping.")]
 Precision = Annotated[str, typer.Option(help="auto: bfloat16 autocast where the CPU/GPU has native bf16, "
                                              "else fp32; or fp32, bf16.")]
+Loss = Annotated[str, typer.Option(help="ce (cross-entropy) or focal (focal loss, gamma 2; for rare classes).")]
+Sampling = Annotated[str, typer.Option(help="shuffle (each row once per epoch) or balanced (classes drawn "
+                                            "equally often).")]
 
 
 @app.command("train")
@@ -211,6 +214,8 @@ def train_model(
     class_weights: ClassWeights = False,
     patience: Patience = 5,
     precision: Precision = "auto",
+    loss: Loss = "ce",
+    sampling: Sampling = "shuffle",
     compile_model: Annotated[bool, typer.Option("--compile", help="torch.compile the model (about 30 s to "
                                                                   "start, faster epochs; eager if it fails).")]
     = False,
@@ -220,7 +225,7 @@ def train_model(
 
     _run_training(task_dir, out_dir, TrainConfig(
         model=model.value, epochs=epochs, batch_size=batch_size, seed=seed, class_weights=class_weights,
-        patience=patience, precision=precision, compile=compile_model))
+        patience=patience, precision=precision, compile=compile_model, loss=loss, sampling=sampling))
 
 
 @app.command("transfer")
@@ -236,6 +241,8 @@ def transfer(
     class_weights: ClassWeights = False,
     patience: Patience = 5,
     precision: Precision = "auto",
+    loss: Loss = "ce",
+    sampling: Sampling = "shuffle",
 ) -> None:
     """Transfer learning: the source model without its output layer, two new dense layers, fine-tuned."""
     import json as json_module
@@ -249,7 +256,8 @@ def transfer(
         raise IotidsError(f"{bundle_dir}: not a readable bundle (bundle.json)") from None
     _run_training(task_dir, out_dir, TrainConfig(
         model=str(name), epochs=epochs, batch_size=batch_size, seed=seed, class_weights=class_weights,
-        patience=patience, precision=precision, transfer_from=str(bundle_dir), freeze=freeze))
+        patience=patience, precision=precision, transfer_from=str(bundle_dir), freeze=freeze, loss=loss,
+        sampling=sampling))
 
 
 def _run_training(task_dir: Path, out_dir: Path, config) -> None:

@@ -49,6 +49,8 @@ class TrainConfig:
     compile: bool = False  # torch.compile (slow to start; eager fallback if it fails)
     transfer_from: str | None = None  # a bundle whose trunk is fine-tuned with a new head
     freeze: bool = True  # with transfer_from: train the new head only
+    loss: str = "ce"  # ce: cross-entropy; focal: focal loss (gamma 2), for rare classes
+    sampling: str = "shuffle"  # shuffle: each row once per epoch; balanced: classes drawn equally often
 
 
 @dataclass
@@ -137,17 +139,46 @@ def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
     return None
 
 
+FOCAL_GAMMA = 2.0
+
+
+def focal_loss(logits: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
+    """Focal loss (Lin et al. 2017): cross-entropy scaled by (1 - p_true)^gamma,
+    so confidently right rows count little and hard, rare rows count more."""
+    log_p = F.log_softmax(logits.float(), dim=1).gather(1, target[:, None]).squeeze(1)
+    loss = -((1 - log_p.exp()) ** FOCAL_GAMMA) * log_p
+    if weight is not None:
+        loss = loss * weight[target]
+        return loss.sum() / weight[target].sum()
+    return loss.mean()
+
+
+LOSSES = {"ce": F.cross_entropy, "focal": focal_loss}
+
+
+def epoch_order(y: torch.Tensor, sampling: str, generator: torch.Generator) -> torch.Tensor:
+    """Row indices for one epoch: a permutation, or (balanced) as many draws
+    with replacement, every class equally likely."""
+    if sampling == "shuffle":
+        return torch.randperm(len(y), generator=generator)
+    if sampling != "balanced":
+        raise IotidsError(f"--sampling must be shuffle or balanced, not {sampling!r}")
+    counts = torch.bincount(y).double()
+    return torch.multinomial((1.0 / counts)[y], len(y), replacement=True, generator=generator)
+
+
 def run_epoch(net: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor,
               order: torch.Tensor, batch_size: int, weights: torch.Tensor | None = None,
-              dtype: torch.dtype | None = None) -> tuple[float, int]:
+              dtype: torch.dtype | None = None, loss_name: str = "ce") -> tuple[float, int]:
     """One pass over ``order``: index batches of the in-memory tensors, no
     DataLoader. Returns (summed loss, rows seen)."""
     net.train()
+    criterion = LOSSES[loss_name]
     total, seen = 0.0, 0
     for start in range(0, len(order), batch_size):
         batch = order[start:start + batch_size]
         with torch.autocast(x.device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
-            loss = F.cross_entropy(net(x[batch]), y[batch], weight=weights)
+            loss = criterion(net(x[batch]), y[batch], weight=weights)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -199,6 +230,10 @@ def train(task_dir: str | Path, out_dir: str | Path, config: TrainConfig,
         raise IotidsError(f"unknown model {config.model!r}; expected one of {', '.join(SHAPES)}")
     if config.epochs < 1 or config.batch_size < 1:
         raise IotidsError("--epochs and --batch-size must be at least 1")
+    if config.loss not in LOSSES:
+        raise IotidsError(f"--loss must be one of {', '.join(LOSSES)}, not {config.loss!r}")
+    if config.sampling not in ("shuffle", "balanced"):
+        raise IotidsError(f"--sampling must be shuffle or balanced, not {config.sampling!r}")
     dist = _Distributed()
     try:
         return _train(task_dir, Path(out_dir), config, on_epoch, dist)
@@ -235,14 +270,15 @@ def _train(task_dir, out: Path, config: TrainConfig, on_epoch, dist: _Distribute
         tick = time.perf_counter()
         generator = torch.Generator().manual_seed(config.seed * 100_003 + epoch)
         torch.manual_seed(config.seed * 100_003 + epoch + dist.rank)  # dropout draws
-        order = torch.randperm(len(y), generator=generator)[dist.rank::dist.world][:per_rank].to(dist.device)
+        order = epoch_order(train_split.y, config.sampling, generator)[dist.rank::dist.world][:per_rank]
+        order = order.to(dist.device)
         try:
-            total, seen = run_epoch(net, optimizer, x, y, order, config.batch_size, weights, dtype)
+            total, seen = run_epoch(net, optimizer, x, y, order, config.batch_size, weights, dtype, config.loss)
         except Exception:
             if not config.compile or net is model:
                 raise
             net = dist.wrap(model)  # torch.compile failed: continue eagerly
-            total, seen = run_epoch(net, optimizer, x, y, order, config.batch_size, weights, dtype)
+            total, seen = run_epoch(net, optimizer, x, y, order, config.batch_size, weights, dtype, config.loss)
         probabilities = predict(model, val_split.x.to(dist.device))
         predicted = probabilities.argmax(1).cpu() if len(probabilities) else torch.empty(0, dtype=torch.long)
         f1 = macro_f1(val_split.y, predicted, len(classes)) if len(predicted) else 0.0
