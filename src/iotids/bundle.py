@@ -119,7 +119,21 @@ def load_bundle(directory: str | Path) -> Bundle:
     classes = meta.get("classes")
     if not isinstance(classes, list) or len(classes) != params["classes"]:
         raise InputError(meta_path, "'classes' must name one class per model output")
+    _check_decision(meta.get("decision"), params["classes"], meta_path)
     return Bundle(model, meta, preprocessor)
+
+
+def _check_decision(decision: object, classes: int, path: Path) -> None:
+    """A decision (calibration and thresholds) must be a positive temperature and one offset per class."""
+    if decision is None:
+        return
+    try:
+        temperature = float(decision["temperature"])  # type: ignore[index]
+        offsets = [float(o) for o in decision["offsets"]]  # type: ignore[index]
+    except (KeyError, TypeError, ValueError):
+        raise InputError(path, "malformed 'decision' (expected temperature and offsets)") from None
+    if not (0 < temperature < 1e3) or len(offsets) != classes or not all(abs(o) < 1e3 for o in offsets):
+        raise InputError(path, "'decision' must hold a temperature in (0, 1000) and one finite offset per class")
 
 
 def _inside(folder: Path, name: str) -> Path:

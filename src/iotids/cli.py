@@ -201,6 +201,8 @@ Precision = Annotated[str, typer.Option(help="auto: bfloat16 autocast where the 
 Loss = Annotated[str, typer.Option(help="ce (cross-entropy) or focal (focal loss, gamma 2; for rare classes).")]
 Sampling = Annotated[str, typer.Option(help="shuffle (each row once per epoch) or balanced (classes drawn "
                                             "equally often).")]
+TuneThresholds = Annotated[bool, typer.Option("--tune-thresholds", help="Calibrate probabilities and choose "
+                                                                        "per-class thresholds on val.")]
 
 
 @app.command("train")
@@ -216,6 +218,7 @@ def train_model(
     precision: Precision = "auto",
     loss: Loss = "ce",
     sampling: Sampling = "shuffle",
+    tune_thresholds: TuneThresholds = False,
     compile_model: Annotated[bool, typer.Option("--compile", help="torch.compile the model (about 30 s to "
                                                                   "start, faster epochs; eager if it fails).")]
     = False,
@@ -225,7 +228,8 @@ def train_model(
 
     _run_training(task_dir, out_dir, TrainConfig(
         model=model.value, epochs=epochs, batch_size=batch_size, seed=seed, class_weights=class_weights,
-        patience=patience, precision=precision, compile=compile_model, loss=loss, sampling=sampling))
+        patience=patience, precision=precision, compile=compile_model, loss=loss, sampling=sampling,
+        tune_thresholds=tune_thresholds))
 
 
 @app.command("transfer")
@@ -243,6 +247,7 @@ def transfer(
     precision: Precision = "auto",
     loss: Loss = "ce",
     sampling: Sampling = "shuffle",
+    tune_thresholds: TuneThresholds = False,
 ) -> None:
     """Transfer learning: the source model without its output layer, two new dense layers, fine-tuned."""
     import json as json_module
@@ -257,7 +262,7 @@ def transfer(
     _run_training(task_dir, out_dir, TrainConfig(
         model=str(name), epochs=epochs, batch_size=batch_size, seed=seed, class_weights=class_weights,
         patience=patience, precision=precision, transfer_from=str(bundle_dir), freeze=freeze, loss=loss,
-        sampling=sampling))
+        sampling=sampling, tune_thresholds=tune_thresholds))
 
 
 def _run_training(task_dir: Path, out_dir: Path, config) -> None:
@@ -284,6 +289,10 @@ def _run_training(task_dir: Path, out_dir: Path, config) -> None:
     out.print(f"{model_name}{parent}: best val macro-F1 {meta['metrics']['val']['macro_f1']:.4f} at epoch "
               f"{t['best_epoch']} of {t['epochs_run']} ({t['seconds']:.1f} s, {t['rows']:,} train rows, "
               f"{t['autocast']}) → {out_dir}")
+    if meta["decision"]:
+        d = meta["decision"]
+        out.print(f"thresholds tuned on val: macro-F1 {d['val_macro_f1_before']:.4f} → {d['val_macro_f1_after']:.4f} "
+                  f"(temperature {d['temperature']:.2f})")
     if meta["task"].get("synthetic"):
         out.print(_synthetic_note("trained on"))
 

@@ -108,8 +108,9 @@ def confusion_png(result: dict, path: Path, title: str) -> Path:
 def evaluate_bundle(bundle_dir: str | Path, task_dir: str | Path, split: str = "test") -> dict:
     """Score a task split with a bundle; the task must have the bundle's features and classes."""
     from iotids.bundle import load_bundle
+    from iotids.decision import classify
     from iotids.errors import InputError
-    from iotids.train import load_task, predict
+    from iotids.train import load_task, predict_logits
 
     bundle = load_bundle(bundle_dir)
     data = load_task(task_dir, (split,))
@@ -120,9 +121,12 @@ def evaluate_bundle(bundle_dir: str | Path, task_dir: str | Path, split: str = "
         raise InputError(task_dir, f"its classes {data.manifest['classes']} differ from the bundle's "
                                    f"{bundle.classes}")
     rows = data.splits[split]
-    predicted = predict(bundle.model, rows.x).argmax(1).numpy() if len(rows.y) else np.empty(0, np.int64)
+    decision = bundle.meta.get("decision")
+    predicted = classify(predict_logits(bundle.model, rows.x).numpy(), decision) if len(rows.y) \
+        else np.empty(0, np.int64)
     result = evaluate_predictions(rows.y.numpy(), predicted, bundle.classes)
     result["split"] = split
     result["synthetic"] = bool(data.manifest.get("synthetic"))
     result["model"] = bundle.meta["architecture"]["name"]
+    result["tuned_thresholds"] = bool(decision)
     return result

@@ -51,6 +51,7 @@ class TrainConfig:
     freeze: bool = True  # with transfer_from: train the new head only
     loss: str = "ce"  # ce: cross-entropy; focal: focal loss (gamma 2), for rare classes
     sampling: str = "shuffle"  # shuffle: each row once per epoch; balanced: classes drawn equally often
+    tune_thresholds: bool = False  # calibrate and choose per-class thresholds on val (iotids.decision)
 
 
 @dataclass
@@ -109,14 +110,20 @@ def macro_f1(y_true: torch.Tensor, y_pred: torch.Tensor, classes: int) -> float:
     return float(f1[present].mean()) if present.any() else 0.0
 
 
-def predict(model: nn.Module, x: torch.Tensor, batch_size: int = 8192) -> torch.Tensor:
-    """Class probabilities for ``x`` in batches (eval mode, no gradients)."""
+def predict_logits(model: nn.Module, x: torch.Tensor, batch_size: int = 8192) -> torch.Tensor:
+    """Logits for ``x`` in batches (eval mode, no gradients), as float32."""
     model.eval()
     out = []
     with torch.inference_mode():
         for start in range(0, len(x), batch_size):
-            out.append(torch.softmax(model(x[start:start + batch_size]), dim=1))
+            out.append(model(x[start:start + batch_size]).float())
     return torch.cat(out) if out else torch.empty(0)
+
+
+def predict(model: nn.Module, x: torch.Tensor, batch_size: int = 8192) -> torch.Tensor:
+    """Class probabilities for ``x``."""
+    logits = predict_logits(model, x, batch_size)
+    return torch.softmax(logits, dim=1) if len(logits) else logits
 
 
 def native_bf16(device: torch.device) -> bool:
@@ -296,6 +303,12 @@ def _train(task_dir, out: Path, config: TrainConfig, on_epoch, dist: _Distribute
                                  time.perf_counter() - tick, best))
         dist.barrier()
     model.load_state_dict(best_state)
+    decision = None
+    if config.tune_thresholds and len(val_split.y):
+        from iotids.decision import fit_decision
+
+        decision = fit_decision(predict_logits(model, val_split.x.to(dist.device)).cpu().numpy(),
+                                val_split.y.numpy())
     meta = {
         "classes": classes,
         "features": data.manifest["features"],
@@ -312,6 +325,7 @@ def _train(task_dir, out: Path, config: TrainConfig, on_epoch, dist: _Distribute
         "task": {k: data.manifest.get(k) for k in ("task", "binary", "schema", "split", "seed", "synthetic")}
         | {"directory": str(Path(task_dir).resolve())},
         "parent": parent,
+        "decision": decision,
     }
     if dist.main:
         save_bundle(out, model.cpu(), meta)
