@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from iotids.bundle import load_bundle
-from iotids.decision import classify, fit_decision, fit_offsets, fit_temperature, macro_f1
+from iotids.decision import classify, fit_decision, fit_offsets, fit_temperature
 from iotids.errors import InputError
-from iotids.evaluate import evaluate_bundle
+from iotids.evaluate import evaluate_bundle, macro_f1
 from iotids.train import TrainConfig, train
 from tiny_task import make_task
 

@@ -14,17 +14,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from iotids.evaluate import macro_f1
+
 GRID = np.linspace(-4.0, 4.0, 33)
 TEMPERATURES = np.exp(np.linspace(np.log(0.25), np.log(8.0), 41))
-
-
-def macro_f1(y_true: np.ndarray, y_pred: np.ndarray, classes: int) -> float:
-    confusion = np.bincount(y_true * classes + y_pred, minlength=classes * classes).reshape(classes, classes)
-    tp = np.diag(confusion).astype(float)
-    support, predicted = confusion.sum(1), confusion.sum(0)
-    present = (support + predicted) > 0
-    f1 = np.divide(2 * tp, support + predicted, out=np.zeros(classes), where=present)
-    return float(f1[present].mean()) if present.any() else 0.0
 
 
 def _log_softmax(logits: np.ndarray) -> np.ndarray:

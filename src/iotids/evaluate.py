@@ -21,12 +21,26 @@ import numpy as np
 from iotids.atomic import atomic_path
 
 
+def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, n: int) -> np.ndarray:
+    """Counts: rows are true classes, columns predicted ones."""
+    y_true = np.asarray(y_true, dtype=np.int64)
+    y_pred = np.asarray(y_pred, dtype=np.int64)
+    return np.bincount(y_true * n + y_pred, minlength=n * n).reshape(n, n)
+
+
+def macro_f1(y_true: np.ndarray, y_pred: np.ndarray, n: int) -> float:
+    """Macro F1 over the classes that occur in y_true or y_pred."""
+    confusion = confusion_matrix(y_true, y_pred, n)
+    tp = np.diag(confusion).astype(float)
+    both = confusion.sum(1) + confusion.sum(0)
+    present = both > 0
+    return float((2 * tp[present] / both[present]).mean()) if present.any() else 0.0
+
+
 def evaluate_predictions(y_true: np.ndarray, y_pred: np.ndarray, classes: list[str]) -> dict:
     """Every table as plain JSON-ready values."""
     n = len(classes)
-    y_true = np.asarray(y_true, dtype=np.int64)
-    y_pred = np.asarray(y_pred, dtype=np.int64)
-    confusion = np.bincount(y_true * n + y_pred, minlength=n * n).reshape(n, n)
+    confusion = confusion_matrix(y_true, y_pred, n)
     total = int(confusion.sum())
     tp = np.diag(confusion)
     support = confusion.sum(1)

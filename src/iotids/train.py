@@ -29,6 +29,7 @@ from torch import nn
 from iotids.atomic import atomic_path, write_json
 from iotids.bundle import save_bundle
 from iotids.errors import InputError, IotidsError
+from iotids.evaluate import macro_f1
 from iotids.features import Preprocessor
 from iotids.models import SHAPES, build_model
 
@@ -98,16 +99,6 @@ def load_task(task_dir: str | Path, splits: tuple[str, ...] = ("train", "val")) 
         data.splits[name] = Split(torch.from_numpy(table.select(features).to_numpy().astype(np.float32)),
                                   torch.from_numpy(table["label"].to_numpy().astype(np.int64)))
     return data
-
-
-def macro_f1(y_true: torch.Tensor, y_pred: torch.Tensor, classes: int) -> float:
-    """Macro F1 over the classes present in ``y_true`` or ``y_pred``."""
-    confusion = torch.bincount(y_true * classes + y_pred, minlength=classes * classes).view(classes, classes)
-    tp = confusion.diag().double()
-    support, predicted = confusion.sum(1).double(), confusion.sum(0).double()
-    present = (support + predicted) > 0
-    f1 = 2 * tp / (support + predicted).clamp(min=1)
-    return float(f1[present].mean()) if present.any() else 0.0
 
 
 def predict_logits(model: nn.Module, x: torch.Tensor, batch_size: int = 8192) -> torch.Tensor:
@@ -288,7 +279,7 @@ def _train(task_dir, out: Path, config: TrainConfig, on_epoch, dist: _Distribute
             total, seen = run_epoch(net, optimizer, x, y, order, config.batch_size, weights, dtype, config.loss)
         probabilities = predict(model, val_split.x.to(dist.device))
         predicted = probabilities.argmax(1).cpu() if len(probabilities) else torch.empty(0, dtype=torch.long)
-        f1 = macro_f1(val_split.y, predicted, len(classes)) if len(predicted) else 0.0
+        f1 = macro_f1(val_split.y.numpy(), predicted.numpy(), len(classes)) if len(predicted) else 0.0
         accuracy = float((predicted == val_split.y).double().mean()) if len(predicted) else 0.0
         best = f1 > state["best_f1"]
         if best:
