@@ -111,12 +111,6 @@ def predict_logits(model: nn.Module, x: torch.Tensor, batch_size: int = 8192) ->
     return torch.cat(out) if out else torch.empty(0)
 
 
-def predict(model: nn.Module, x: torch.Tensor, batch_size: int = 8192) -> torch.Tensor:
-    """Class probabilities for ``x``."""
-    logits = predict_logits(model, x, batch_size)
-    return torch.softmax(logits, dim=1) if len(logits) else logits
-
-
 def native_bf16(device: torch.device) -> bool:
     """Whether ``device`` computes in bfloat16 natively (CPU: AVX512-BF16 or AMX)."""
     if device.type == "cuda":
@@ -152,6 +146,7 @@ def focal_loss(logits: torch.Tensor, target: torch.Tensor, weight: torch.Tensor 
 
 
 LOSSES = {"ce": F.cross_entropy, "focal": focal_loss}
+SAMPLINGS = ("shuffle", "balanced")
 
 
 def epoch_order(y: torch.Tensor, sampling: str, generator: torch.Generator) -> torch.Tensor:
@@ -159,8 +154,6 @@ def epoch_order(y: torch.Tensor, sampling: str, generator: torch.Generator) -> t
     with replacement, every class equally likely."""
     if sampling == "shuffle":
         return torch.randperm(len(y), generator=generator)
-    if sampling != "balanced":
-        raise IotidsError(f"--sampling must be shuffle or balanced, not {sampling!r}")
     counts = torch.bincount(y).double()
     return torch.multinomial((1.0 / counts)[y], len(y), replacement=True, generator=generator)
 
@@ -230,8 +223,8 @@ def train(task_dir: str | Path, out_dir: str | Path, config: TrainConfig,
         raise IotidsError("--epochs and --batch-size must be at least 1")
     if config.loss not in LOSSES:
         raise IotidsError(f"--loss must be one of {', '.join(LOSSES)}, not {config.loss!r}")
-    if config.sampling not in ("shuffle", "balanced"):
-        raise IotidsError(f"--sampling must be shuffle or balanced, not {config.sampling!r}")
+    if config.sampling not in SAMPLINGS:
+        raise IotidsError(f"--sampling must be one of {', '.join(SAMPLINGS)}, not {config.sampling!r}")
     dist = _Distributed()
     try:
         return _train(task_dir, Path(out_dir), config, on_epoch, dist)
@@ -277,8 +270,8 @@ def _train(task_dir, out: Path, config: TrainConfig, on_epoch, dist: _Distribute
                 raise
             net = dist.wrap(model)  # torch.compile failed: continue eagerly
             total, seen = run_epoch(net, optimizer, x, y, order, config.batch_size, weights, dtype, config.loss)
-        probabilities = predict(model, val_split.x.to(dist.device))
-        predicted = probabilities.argmax(1).cpu() if len(probabilities) else torch.empty(0, dtype=torch.long)
+        logits = predict_logits(model, val_split.x.to(dist.device))
+        predicted = logits.argmax(1).cpu() if len(logits) else torch.empty(0, dtype=torch.long)
         f1 = macro_f1(val_split.y.numpy(), predicted.numpy(), len(classes)) if len(predicted) else 0.0
         accuracy = float((predicted == val_split.y).double().mean()) if len(predicted) else 0.0
         best = f1 > state["best_f1"]
