@@ -49,7 +49,7 @@ def test_report_matches_results(study):
         title = TITLES[task]
         for model, r in models.items():
             row = re.search(rf"\| {re.escape(title)} \| {re.escape(model)} \| ([0-9.]+) \| ([0-9.]+) \| "
-                            rf"([0-9.]+) \|", markdown)
+                            rf"([0-9.]+) \[[0-9.]+, [0-9.]+\] \|", markdown)
             assert row, (task, model)
             assert row.groups() == (f"{100 * r['accuracy']:.2f}", f"{100 * r['weighted_f1']:.2f}",
                                     f"{r['macro_f1']:.3f}")

@@ -202,3 +202,17 @@ def test_focal_balanced_training_learns(tiny, tmp_path):
     assert meta["training"]["loss"] == "focal" and meta["training"]["sampling"] == "balanced"
     with pytest.raises(IotidsError, match="--loss"):
         train(tiny, tmp_path / "x", TrainConfig(loss="hinge"))
+
+
+def test_bootstrap_interval_brackets_the_estimate():
+    from iotids.evaluate import bootstrap_ci
+
+    rng = np.random.default_rng(0)
+    y_true = rng.integers(0, 3, 2000)
+    y_pred = np.where(rng.random(2000) < 0.8, y_true, (y_true + 1) % 3)
+    result = evaluate_predictions(y_true, y_pred, ["Normal", "A", "B"])
+    low, high = result["ci95"]["accuracy"]
+    assert low < result["accuracy"] < high and high - low < 0.06
+    low, high = result["ci95"]["macro_f1"]
+    assert low < result["macro_f1"] < high
+    assert bootstrap_ci(np.array([]), np.array([]), 3) == {}

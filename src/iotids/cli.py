@@ -434,6 +434,11 @@ def _show_evaluation(result: dict, json_output: bool, title: str) -> None:
     out.print(f"accuracy {result['accuracy']:.4f}   weighted precision {result['weighted_precision']:.4f}   "
               f"weighted recall {result['weighted_recall']:.4f}   weighted F1 {result['weighted_f1']:.4f}   "
               f"macro F1 {result['macro_f1']:.4f}")
+    if result.get("ci95"):
+        ci = result["ci95"]
+        out.print(f"95% bootstrap intervals over the {result['rows']:,} rows ({ci['rounds']} resamples): accuracy "
+                  f"[{ci['accuracy'][0]:.4f}, {ci['accuracy'][1]:.4f}], macro F1 "
+                  f"[{ci['macro_f1'][0]:.4f}, {ci['macro_f1'][1]:.4f}]")
     report = Table(title="Classification report", title_justify="left")
     for column in ("class", "precision", "recall", "F1", "support"):
         report.add_column(column, justify="left" if column == "class" else "right")

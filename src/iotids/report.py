@@ -58,8 +58,10 @@ def _summary_rows(results: dict) -> list[list[str]]:
         rows.append([TITLES[task], "study (CNN1D)", _pct(study.get("accuracy")), _pct(study.get("weighted_f1")),
                      _num(study.get("macro_f1")), "", "published"])
         for model, r in results["tasks"].get(task, {}).items():
-            rows.append([TITLES[task], model, _pct(r["accuracy"]), _pct(r["weighted_f1"]), _num(r["macro_f1"]),
-                         f"{r.get('train_seconds', '')}", f"{r['rows']:,} test rows"])
+            ci = r.get("ci95", {}).get("macro_f1")
+            interval = f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else ""
+            rows.append([TITLES[task], model, _pct(r["accuracy"]), _pct(r["weighted_f1"]),
+                         _num(r["macro_f1"]) + interval, f"{r.get('train_seconds', '')}", f"{r['rows']:,} test rows"])
     return rows
 
 
@@ -76,7 +78,8 @@ def _markdown(results: dict, charts: dict[str, str]) -> str:
     if results["data"]["synthetic"]:
         lines += ["> **SYNTHETIC DATA.** These numbers show that the pipeline runs; they say nothing about "
                   "detection on real traffic.", ""]
-    lines += ["## Summary (accuracy and weighted F1 in %)", "",
+    lines += ["## Summary (accuracy and weighted F1 in %; macro F1 with its 95% bootstrap interval over test rows)",
+              "",
               "| task | model | accuracy | weighted F1 | macro F1 | train s | note |", "|---|---|---|---|---|---|---|"]
     lines += ["| " + " | ".join(row) + " |" for row in _summary_rows(results)]
     lines += ["", f"Study numbers: {STUDY_SOURCE}. Only these are embedded; the study's full per-class "
@@ -124,7 +127,7 @@ def _html(results: dict, charts: dict[str, str]) -> str:
     if results["data"]["synthetic"]:
         parts.append("<p class='warn'><b>SYNTHETIC DATA.</b> These numbers show that the pipeline runs; "
                      "they say nothing about detection on real traffic.</p>")
-    parts.append("<h2>Summary (accuracy and weighted F1 in %)</h2>")
+    parts.append("<h2>Summary (accuracy and weighted F1 in %; macro F1 with its 95% bootstrap interval)</h2>")
     parts.append(_table(["task", "model", "accuracy", "weighted F1", "macro F1", "train s", "note"],
                         _summary_rows(results)))
     parts.append(f"<p><small>Study numbers: {e(STUDY_SOURCE)}. Only these are embedded.</small></p>")
