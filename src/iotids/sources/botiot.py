@@ -59,7 +59,7 @@ HEADERLESS_COLUMNS = (
 
 def sniff(head: Head) -> Layout | None:
     separator = guess_separator(head.first)
-    names = split_header(head.first, separator)
+    names = split_header(head, separator)
     if set(LABELS) <= set(names) and ("stime" in names or "pkSeqID" in names):
         check_unique(head.path, names)
         expected = ARGUS_COLUMNS if "pkSeqID" not in names else FULL_COLUMNS

@@ -83,14 +83,19 @@ def read_head(path: Path) -> Head:
                 "expected UTF-8 text",
                 line=number,
             ) from None
-    while lines and not lines[-1]:
+    if not lines or not lines[0].strip():
+        raise UnknownFormatError(path, "the first line is empty; expected a header line", line=1)
+    while not lines[-1]:
         lines.pop()
     return Head(path, tuple(lines))
 
 
-def split_header(line: str, separator: str) -> list[str]:
-    """The fields of a CSV header or data line, quotes removed."""
-    return next(csv.reader([line], delimiter=separator, quotechar='"'))
+def split_header(head: Head, separator: str) -> list[str]:
+    """The fields of the first line, quotes removed."""
+    try:
+        return next(csv.reader([head.first], delimiter=separator, quotechar='"'))
+    except csv.Error as exc:  # e.g. a stray carriage return inside the line
+        raise UnknownFormatError(head.path, f"cannot split the first line into fields ({exc})", line=1) from None
 
 
 def guess_separator(line: str) -> str:

@@ -53,7 +53,12 @@ def sniff(head: Head) -> Layout | None:
         header_lines += 1
         key, _, rest = line.partition("\t") if "\t" in line else line.partition(" ")
         meta[key.lstrip("#")] = rest.split("\t")
-    separator = _unescape(meta["separator"][0]) if meta.get("separator") else "\t"
+    try:
+        separator = _unescape(meta["separator"][0]) if meta.get("separator") else "\t"
+    except (UnicodeError, ValueError):
+        separator = ""
+    if len(separator) != 1:
+        raise InputError(path, f"'#separator' must name one character, not {meta['separator'][0]!r}", line=1)
     if "fields" not in meta:
         raise InputError(path, "Zeek log without a '#fields' header line", line=header_lines or 1)
     if meta.get("path", ["conn"])[0] != "conn":

@@ -53,7 +53,7 @@ _INTS = {"Src_Port", "Dst_Port", "Protocol"}
 
 def sniff(head: Head) -> Layout | None:
     separator = guess_separator(head.first)
-    names = split_header(head.first, separator)
+    names = split_header(head, separator)
     if sum(m in names for m in _CIC_MARKERS) < 2:
         return None
     if "Cat" not in names:

@@ -222,7 +222,10 @@ def _check_line(
     if layout.quote_char is None:
         fields = text.split(layout.separator)
     else:
-        fields = next(csv.reader([text], delimiter=layout.separator, quotechar=layout.quote_char))
+        try:
+            fields = next(csv.reader([text], delimiter=layout.separator, quotechar=layout.quote_char))
+        except csv.Error as exc:  # a stray carriage return, an unclosed quote at the end, …
+            return f"malformed line ({exc})", None
     if _has_header_row(layout) and tuple(fields) == tuple(names):
         return None  # a repeated header, skipped by the reader too
     if len(fields) != len(names):

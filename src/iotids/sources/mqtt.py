@@ -70,7 +70,7 @@ def scenario_of(name: str) -> str | None:
 
 def sniff(head: Head) -> Layout | None:
     separator = guess_separator(head.first)
-    names = split_header(head.first, separator)
+    names = split_header(head, separator)
     if {"fwd_num_pkts", "prt_src"} <= set(names):
         fmt = "mqtt-biflow"
     elif {"num_pkts", "prt_src"} <= set(names):
