@@ -3,6 +3,7 @@ files either ingest or fail with our own error type, never anything else."""
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -25,7 +26,8 @@ FILES = [
     "synthetic_iot23/CTU-IoT-Synthetic-Capture-1-1/bro/conn.log.labeled",
     "synthetic_iot23/CTU-IoT-Synthetic-Capture-2-1/bro/conn.log.labeled",
 ]
-EXAMPLES = int(__import__("os").environ.get("IOTIDS_FUZZ_EXAMPLES", "60"))  # per format: 8 formats × 60 = 480 mutated files per run
+# Per format; 8 formats × 60 = 480 mutated files per run. Raise it for a long hunt.
+EXAMPLES = int(os.environ.get("IOTIDS_FUZZ_EXAMPLES", "60"))
 
 
 @pytest.fixture(scope="module")
