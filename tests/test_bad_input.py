@@ -11,6 +11,7 @@ import pytest
 
 IOT23 = "synthetic_iot23/CTU-IoT-Synthetic-Capture-1-1/bro/conn.log.labeled"
 BOTIOT = "synthetic_botiot_per_attack.csv"
+IOTID20 = "synthetic_iotid20.csv"
 
 
 def _lines(path: Path) -> list[str]:
@@ -124,6 +125,75 @@ def missing_path(src: Path, tmp: Path) -> Path:
     return tmp / "does_not_exist.csv"
 
 
+def duplicated_header(src: Path, tmp: Path) -> Path:
+    lines = _lines(src / BOTIOT)
+    lines[0] = lines[0].replace('"bytes"', '"pkts"', 1)
+    return _write(tmp / "dup_header.csv", "".join(lines))
+
+
+def huge_field(src: Path, tmp: Path) -> Path:
+    lines = _lines(src / IOTID20)
+    fields = lines[3].split(",")
+    fields[10] = "x" + "9" * (10 << 20)  # a 10 MB non-number in TotLen_Fwd_Pkts
+    lines[3] = ",".join(fields)
+    return _write(tmp / "huge.csv", "".join(lines))
+
+
+def dash_in_argus_number(src: Path, tmp: Path) -> Path:
+    lines = _lines(src / BOTIOT)
+    fields = lines[4].split(";")
+    fields[8] = "-"  # pkts: Argus CSVs have no unset marker
+    lines[4] = ";".join(fields)
+    return _write(tmp / "dash.csv", "".join(lines))
+
+
+def truncated_pcap(src: Path, tmp: Path) -> Path:
+    header = b"\xd4\xc3\xb2\xa1\x02\x00\x04\x00" + b"\x00" * 8 + b"\xff\xff\x00\x00\x01\x00\x00\x00"
+    record = b"\x00" * 8 + b"\x3c\x00\x00\x00\x3c\x00\x00\x00" + b"\x00" * 20  # promises 60 bytes, has 20
+    return _write(tmp / "cut.pcap", header + record)
+
+
+def text_named_pcap(src: Path, tmp: Path) -> Path:
+    return _write(tmp / "notes.pcap", "these are my notes, not a capture\n")
+
+
+def mqtt_without_scenario(src: Path, tmp: Path) -> Path:
+    return _write(tmp / "uniflow_mystery.csv", (src / "synthetic_uniflow_sparta.csv").read_text())
+
+
+def iotid20_without_cat(src: Path, tmp: Path) -> Path:
+    lines = _lines(src / IOTID20)
+    return _write(tmp / "nocat.csv", "".join(",".join(line.rstrip("\n").split(",")[:-2]) + "\n" for line in lines))
+
+
+def mqtt_without_is_attack(src: Path, tmp: Path) -> Path:
+    lines = _lines(src / "synthetic_biflow_scan_A.csv")
+    return _write(tmp / "biflow_scan_A.csv",
+                  "".join(",".join(line.rstrip("\n").split(",")[:-1]) + "\n" for line in lines))
+
+
+def zeek_dns_log(src: Path, tmp: Path) -> Path:
+    text = (src / IOT23).read_text().replace("#path\tconn", "#path\tdns")
+    return _write(tmp / "dns.log", text)
+
+
+def zeek_types_mismatch(src: Path, tmp: Path) -> Path:
+    lines = _lines(src / IOT23)
+    lines = [line.replace("\tcount\tcount\tcount\tcount\t", "\tcount\t", 1) if line.startswith("#types")
+             else line for line in lines]
+    return _write(tmp / "conn.log.labeled", "".join(lines))
+
+
+def stray_carriage_return_in_header(src: Path, tmp: Path) -> Path:
+    lines = _lines(src / IOTID20)
+    lines[0] = lines[0].replace("Flow_Duration", "Flow\r_Duration")
+    return _write(tmp / "cr.csv", "".join(lines))
+
+
+def blank_first_line(src: Path, tmp: Path) -> Path:
+    return _write(tmp / "blank_first.csv", "\n" + (src / BOTIOT).read_text())
+
+
 # case -> (builder, text the message must contain, line it must name or None)
 CASES = {
     "empty": (empty, "empty", None),
@@ -144,7 +214,63 @@ CASES = {
     "missing_label_value": (missing_label_value, "column 'category': value missing", 10),
     "empty_directory": (empty_directory, "no recognised dataset file", None),
     "missing_path": (missing_path, "no such file", None),
+    "duplicated_header": (duplicated_header, "duplicated column name 'pkts'", 1),
+    "huge_field": (huge_field, "column 'TotLen_Fwd_Pkts': expected a number, found 'x99999", 4),
+    "dash_in_argus_number": (dash_in_argus_number, "column 'pkts': expected an integer, found '-'", 5),
+    "truncated_pcap": (truncated_pcap, "pcap capture", None),
+    "text_named_pcap": (text_named_pcap, "unrecognised format", 1),
+    "mqtt_without_scenario": (mqtt_without_scenario, "cannot tell the MQTT-IoT-IDS2020 scenario", None),
+    "iotid20_without_cat": (iotid20_without_cat, "without the label column Cat", 1),
+    "mqtt_without_is_attack": (mqtt_without_is_attack, "lacks the label column is_attack", 1),
+    "zeek_dns_log": (zeek_dns_log, "Zeek 'dns' log; expected a conn log", 1),
+    "zeek_types_mismatch": (zeek_types_mismatch, "'#types' has", None),
+    "stray_carriage_return_in_header": (stray_carriage_return_in_header, "cannot split the first line", 1),
+    "blank_first_line": (blank_first_line, "the first line is empty", 1),
 }
+
+
+def crlf_botiot(src: Path, tmp: Path) -> Path:
+    return _write(tmp / "crlf.csv", (src / BOTIOT).read_bytes().replace(b"\n", b"\r\n"))
+
+
+def extreme_numbers(src: Path, tmp: Path) -> Path:
+    lines = _lines(src / IOTID20)
+    for row, value in ((2, "1e999"), (3, "nan"), (4, "-Infinity")):
+        fields = lines[row].split(",")
+        fields[21] = value  # Flow_Pkts/s
+        lines[row] = ",".join(fields)
+    return _write(tmp / "extreme.csv", "".join(lines))
+
+
+def blank_lines_inside(src: Path, tmp: Path) -> Path:
+    lines = _lines(src / BOTIOT)
+    return _write(tmp / "blank_inside.csv", "".join(lines[:5]) + "\n\n" + "".join(lines[5:]))
+
+
+def csv_named_pcap(src: Path, tmp: Path) -> Path:
+    return _write(tmp / "flows.pcap", (src / BOTIOT).read_text())
+
+
+# Inputs that are valid after all (documented in the README): they ingest.
+SUCCESS = {
+    "crlf_botiot": crlf_botiot,  # CRLF line ends read like LF
+    "extreme_numbers": extreme_numbers,  # 1e999 → inf, nan → NaN, -Infinity → -inf (preprocessing zeroes them)
+    "blank_lines_inside": blank_lines_inside,  # blank lines are skipped
+    "csv_named_pcap": csv_named_pcap,  # the format comes from the header, not the name
+}
+
+
+@pytest.mark.parametrize("case", sorted(SUCCESS))
+def test_valid_after_all(case, synthetic_dir, tmp_path, cli):
+    good = SUCCESS[case](synthetic_dir, tmp_path / "in")
+    result = cli("ingest", good, "--out", tmp_path / "out", "--json")
+    assert result.code == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(list((tmp_path / "out").glob("*.parquet"))) == 1
+
+
+def test_corpus_size():
+    assert len(CASES) + len(SUCCESS) >= 30
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
@@ -152,7 +278,7 @@ def test_bad_input_fails_cleanly(case, synthetic_dir, tmp_path, cli):
     build, expected, line = CASES[case]
     bad = build(synthetic_dir, tmp_path / "in")
     out = tmp_path / "out"
-    result = cli("ingest", bad, "--out", out)
+    result = cli("ingest", bad, "--out", out, timeout=60)
     assert result.code == 2, result.stderr
     assert "Traceback" not in result.stderr
     lines = result.stderr.strip().splitlines()

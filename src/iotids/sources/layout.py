@@ -20,6 +20,10 @@ import polars as pl
 
 from iotids.errors import InputError
 
+# The diagnosis splits lines with the csv module; its default 128 KiB field
+# limit would hide what is wrong with an oversized field behind a generic error.
+csv.field_size_limit(1 << 30)
+
 # What a field holds. "port" is an integer that may be written in hex ("0x0303"),
 # as Argus does for ARP and ICMP "ports".
 Kind = Literal["float", "int", "port", "bool", "str"]
