@@ -28,7 +28,10 @@ def tiny(tmp_path_factory):
 
 @pytest.mark.parametrize("model", ["cnn1d", "cnn2d", "cnn3d"])
 def test_tiny_training_learns(tiny, tmp_path, model):
-    meta = train(tiny, tmp_path / model, TrainConfig(model=model, epochs=6, batch_size=64, seed=1))
+    # float32 and room to converge: bf16 kernels are not bit-stable across runs, and on this
+    # tiny set an unlucky trajectory needed more than six epochs once.
+    meta = train(tiny, tmp_path / model, TrainConfig(model=model, epochs=10, batch_size=64, seed=1,
+                                                     precision="fp32"))
     assert meta["metrics"]["val"]["macro_f1"] > 0.9
     result = evaluate_bundle(tmp_path / model, tiny)
     assert result["accuracy"] > 0.9 and result["synthetic"] is True
