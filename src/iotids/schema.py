@@ -67,22 +67,20 @@ def _num(column: str) -> pl.Expr:
     return pl.col(column).cast(pl.Float64)
 
 
-def _zeek() -> dict[str, pl.Expr]:
-    return {
-        "duration": _num("duration"), "proto": pl.col("proto"), "dst_port": _num("id.resp_p"),
-        "fwd_pkts": _num("orig_pkts"), "bwd_pkts": _num("resp_pkts"),
-        "fwd_bytes": _num("orig_ip_bytes"), "bwd_bytes": _num("resp_ip_bytes"),
-        "state": _lookup("conn_state", _ZEEK_STATE),
-    }
+def _meter(columns: dict[str, str], state: str, states: dict[str, str]) -> Callable[[], dict[str, pl.Expr]]:
+    """The recipe of a meter whose columns give the common features directly:
+    ``columns`` maps each numeric common feature to a native column."""
+    def recipe() -> dict[str, pl.Expr]:
+        return {name: _num(native) for name, native in columns.items()} | {
+            "proto": pl.col("proto"), "state": _lookup(state, states)}
+
+    return recipe
 
 
-def _argus() -> dict[str, pl.Expr]:
-    return {
-        "duration": _num("dur"), "proto": pl.col("proto"), "dst_port": _num("dport"),
-        "fwd_pkts": _num("spkts"), "bwd_pkts": _num("dpkts"),
-        "fwd_bytes": _num("sbytes"), "bwd_bytes": _num("dbytes"),
-        "state": _lookup("state", _ARGUS_STATE),
-    }
+_zeek = _meter({"duration": "duration", "dst_port": "id.resp_p", "fwd_pkts": "orig_pkts", "bwd_pkts": "resp_pkts",
+                "fwd_bytes": "orig_ip_bytes", "bwd_bytes": "resp_ip_bytes"}, "conn_state", _ZEEK_STATE)
+_argus = _meter({"duration": "dur", "dst_port": "dport", "fwd_pkts": "spkts", "bwd_pkts": "dpkts",
+                 "fwd_bytes": "sbytes", "bwd_bytes": "dbytes"}, "state", _ARGUS_STATE)
 
 
 def _cic() -> dict[str, pl.Expr]:
