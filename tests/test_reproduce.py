@@ -9,7 +9,7 @@ import shutil
 
 import pytest
 
-from iotids.errors import InputError
+from iotids.errors import InputError, IotidsError
 from iotids.report import TITLES
 from iotids.reproduce import StudyConfig, load_config, reproduce
 from iotids.synthetic import generate
@@ -97,3 +97,17 @@ def test_shipped_study_config():
 
     config = load_config(Path(__file__).parents[1] / "configs" / "study.toml")
     assert config.models == ("cnn1d", "cnn2d", "cnn3d") and config.k == 64 and config.split == "random"
+
+
+def test_weak_class_variants(study, tmp_path):
+    data, _, _, _, _ = study
+    config = StudyConfig(models=("cnn2d",), epochs=1, batch_size=64, scratch=False, baseline=False,
+                         weak_class_variants=("focal", "balanced"))
+    results = reproduce(data, tmp_path / "out", config)
+    weak = results["weak_classes"]
+    assert set(weak["f1"]) == {"cnn2d", "cnn2d (focal)", "cnn2d (balanced)"}
+    assert set(results["tasks"]["iotds2"]) >= {"cnn2d (focal)", "cnn2d (balanced)"}
+    if weak["classes"]:
+        assert "Weak classes" in (tmp_path / "out" / "report.md").read_text()
+    with pytest.raises(IotidsError, match="weak_class_variants"):
+        StudyConfig(weak_class_variants=("magic",)).check()

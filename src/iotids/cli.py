@@ -346,6 +346,9 @@ def reproduce(
     epochs: Annotated[int | None, typer.Option(min=1, help="Most epochs per training.")] = None,
     batch_size: Annotated[int | None, typer.Option(min=1, help="Rows per training step.")] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
+    weak_classes: Annotated[str | None, typer.Option(help="Also train the first model with these rare-class "
+                                                          "variants and compare per class: comma-separated "
+                                                          "class-weights,focal,balanced,thresholds.")] = None,
 ) -> None:
     """The whole study: ingest, build, train, evaluate, transfer ×3, baseline, report."""
     from dataclasses import replace
@@ -356,7 +359,9 @@ def reproduce(
     config = load_config(config_file) if config_file else StudyConfig()
     overrides = {"models": tuple(m.strip() for m in models.split(",") if m.strip()) if models else None,
                  "split": split.value if split else None, "schema": schema.value if schema else None,
-                 "epochs": epochs, "batch_size": batch_size, "seed": seed}
+                 "epochs": epochs, "batch_size": batch_size, "seed": seed,
+                 "weak_class_variants": tuple(v.strip() for v in weak_classes.split(",") if v.strip())
+                 if weak_classes else None}
     config = replace(config, **{k: v for k, v in overrides.items() if v is not None}).check()
     results = run(data_dir, out_dir, config, log=lambda line: err.print(f"[dim]{line}[/]"))
     table = Table(title="Test-split results (accuracy, macro F1)", title_justify="left")

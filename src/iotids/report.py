@@ -109,6 +109,17 @@ def _markdown(results: dict, charts: dict[str, str]) -> str:
             if r.get("confusion_png"):
                 lines += ["", f"![confusion matrix]({r['confusion_png']})"]
             lines.append("")
+    weak = results.get("weak_classes")
+    if weak:
+        lines += [f"## Weak classes: per-class F1 of {weak['model']} and its rare-class variants (IoT-DS-2, test)", ""]
+        if weak["classes"]:
+            lines += ["| variant | " + " | ".join(weak["classes"]) + " |",
+                      "|---|" + "---|" * len(weak["classes"])]
+            lines += [f"| {label} | " + " | ".join(f"{scores[c]:.3f}" for c in weak["classes"]) + " |"
+                      for label, scores in weak["f1"].items()]
+        else:
+            lines.append("No class has F1 below 0.9 with the plain model.")
+        lines.append("")
     lines += ["## Time per stage (s)", "", "| stage | seconds |", "|---|---|"]
     lines += [f"| {name} | {seconds} |" for name, seconds in results["seconds"].items()]
     lines += ["", "Versions: " + ", ".join(f"{k} {v}" for k, v in results["versions"].items()), ""]
@@ -152,6 +163,13 @@ def _html(results: dict, charts: dict[str, str]) -> str:
                                  "FN"], rows))
             if r.get("confusion_png"):
                 parts.append(f"<img src='{e(r['confusion_png'])}' alt='confusion matrix' style='max-width:520px'>")
+    weak = results.get("weak_classes")
+    if weak and weak["classes"]:
+        parts.append(f"<h2>Weak classes: per-class F1 of {e(weak['model'])} and its rare-class variants "
+                     "(IoT-DS-2, test)</h2>")
+        parts.append(_table(["variant", *weak["classes"]],
+                            [[label, *(f"{scores[c]:.3f}" for c in weak["classes"])]
+                             for label, scores in weak["f1"].items()]))
     parts.append("<h2>Time per stage (s)</h2>")
     parts.append(_table(["stage", "seconds"], [[k, str(v)] for k, v in results["seconds"].items()]))
     parts.append("<p><small>Versions: " + e(", ".join(f"{k} {v}" for k, v in results["versions"].items()))

@@ -36,6 +36,13 @@ TASKS: dict[str, tuple[str, bool]] = {
     "iotid20-binary": ("iotid20", True),
 }
 TRANSFER_TARGETS = ("iotds2-binary", "iotid20", "iotid20-binary")
+# Rare-class variants: how each changes the training configuration.
+WEAK_CLASS_VARIANTS: dict[str, dict] = {
+    "class-weights": {"class_weights": True},
+    "focal": {"loss": "focal"},
+    "balanced": {"sampling": "balanced"},
+    "thresholds": {"tune_thresholds": True},
+}
 EXPECTED_FILES = {
     "iotds2": "BoT-IoT CSVs, IoTID20 'IoT Network Intrusion Dataset.csv', MQTT-IoT-IDS2020 biflow_*.csv "
               "or IoT-23 conn.log.labeled",
@@ -58,8 +65,15 @@ class StudyConfig:
     seed: int = 0
     baseline: bool = True
     scratch: bool = True  # also train the transfer targets from scratch, for comparison
+    # Rare-class variants of the first model on IoT-DS-2, compared with it class by class:
+    # any of class-weights, focal, balanced, thresholds.
+    weak_class_variants: tuple[str, ...] = ()
 
     def check(self) -> StudyConfig:
+        odd = [v for v in self.weak_class_variants if v not in WEAK_CLASS_VARIANTS]
+        if odd:
+            raise IotidsError(f"weak_class_variants must be among {', '.join(WEAK_CLASS_VARIANTS)}; "
+                              f"got {', '.join(odd)}")
         unknown = [m for m in self.models if m not in MODELS]
         if unknown or not self.models:
             raise IotidsError(f"models must be among {', '.join(MODELS)}; got {', '.join(self.models) or 'none'}")
@@ -83,7 +97,7 @@ def load_config(path: str | Path, base: StudyConfig = StudyConfig()) -> StudyCon
     unknown = sorted(set(study) - set(names))
     if unknown:
         raise InputError(path, f"unknown setting(s) {', '.join(unknown)} in [study]; known: {', '.join(names)}")
-    values = {k: tuple(v) if k == "models" else v for k, v in study.items()}
+    values = {k: tuple(v) if k in ("models", "weak_class_variants") else v for k, v in study.items()}
     for key, value in values.items():
         expected = type(getattr(base, key))
         if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
@@ -210,6 +224,15 @@ def reproduce(data_dir: str | Path, out_dir: str | Path, config: StudyConfig,
                                  [task_fp[target], source_fp if variant == "transfer" else None])
                 _record(results, target, f"{model} ({variant})",
                         evaluate_stage(label, target, folder, fp))
+    if "iotds2" in task_fp and config.weak_class_variants:
+        model = config.models[0]
+        for variant in config.weak_class_variants:
+            label = f"iotds2-{model}-{variant}"
+            folder = out / "models" / label
+            fp = train_stage(f"train {label}", "iotds2", folder,
+                             TrainConfig(model=model, **common, **WEAK_CLASS_VARIANTS[variant]), [task_fp["iotds2"]])
+            _record(results, "iotds2", f"{model} ({variant})", evaluate_stage(label, "iotds2", folder, fp))
+        results["weak_classes"] = _weak_class_table(results["tasks"]["iotds2"], model, config.weak_class_variants)
     if config.baseline:
         for name, fp in task_fp.items():
             saved = out / "models" / f"{name}-lightgbm"
@@ -229,6 +252,16 @@ def reproduce(data_dir: str | Path, out_dir: str | Path, config: StudyConfig,
     write_json(out / "results.json", results)
     write_report(results, out)
     return results
+
+
+def _weak_class_table(per_model: dict, model: str, variants: tuple[str, ...]) -> dict:
+    """Per-class F1 of the plain model and of each rare-class variant, for every
+    class whose plain F1 is below 0.9 (the weak ones in this data)."""
+    plain = per_model[model]["report"]
+    weak = [name for name, row in plain.items() if row["f1"] < 0.9]
+    return {"model": model, "classes": weak,
+            "f1": {label: {c: per_model[label]["report"].get(c, {}).get("f1", 0.0) for c in weak}
+                   for label in (model, *(f"{model} ({v})" for v in variants))}}
 
 
 def _record(results: dict, task: str, model: str, result: dict) -> None:
