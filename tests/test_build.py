@@ -183,3 +183,15 @@ def test_grouped_split_cuts_captures_when_whole_ones_miss_a_side():
     labels = index["label"].to_numpy()
     for side in range(3):
         assert set(labels[split == side]) == {0, 1}, side
+
+
+def test_holdout_split_needs_a_known_capture(flows, tmp_path):
+    with pytest.raises(IotidsError, match="needs --holdout"):
+        build(flows, tmp_path / "a", BuildOptions(split="holdout"))
+    with pytest.raises(IotidsError, match="no flow table of capture 'nowhere'"):
+        build(flows, tmp_path / "b", BuildOptions(split="holdout", holdout="nowhere"))
+    manifest = build(flows, tmp_path / "c", BuildOptions(split="holdout", holdout="CTU-IoT-Synthetic-Capture-1-1",
+                                                         k=16))
+    test = pl.read_parquet(tmp_path / "c" / "split" / "test.parquet")
+    assert set(test["capture"]) == {"CTU-IoT-Synthetic-Capture-1-1"}
+    assert manifest["rows"]["test"] == test.height

@@ -7,6 +7,7 @@ import json
 import re
 import shutil
 
+import polars as pl
 import pytest
 
 from iotids.errors import InputError, IotidsError
@@ -111,3 +112,22 @@ def test_weak_class_variants(study, tmp_path):
         assert "Weak classes" in (tmp_path / "out" / "report.md").read_text()
     with pytest.raises(IotidsError, match="weak_class_variants"):
         StudyConfig(weak_class_variants=("magic",)).check()
+
+
+def test_leave_one_capture_out(study, tmp_path):
+    data, _, _, _, _ = study
+    config = StudyConfig(models=("cnn1d",), epochs=1, batch_size=64, scratch=False, leave_one_capture_out=True)
+    results = reproduce(data, tmp_path / "out", config)
+    folds = results["leave_one_capture_out"]
+    assert sorted(folds) == [f"CTU-IoT-Synthetic-Capture-{i}-1" for i in (1, 2, 3)]
+    for fold in folds.values():
+        assert set(fold["models"]) == {"cnn1d", "lightgbm"}
+        assert fold["models"]["cnn1d"]["rows"] == fold["test_rows"] > 0
+    manifest = json.loads((tmp_path / "out" / "tasks" / "loco-CTU-IoT-Synthetic-Capture-2-1" / "manifest.json")
+                          .read_text())
+    assert manifest["split"] == "holdout" and manifest["holdout"] == "CTU-IoT-Synthetic-Capture-2-1"
+    split = tmp_path / "out" / "tasks" / "loco-CTU-IoT-Synthetic-Capture-2-1" / "split"
+    assert set(pl.read_parquet(split / "test.parquet")["capture"]) == {"CTU-IoT-Synthetic-Capture-2-1"}
+    for side in ("train", "val"):
+        assert "CTU-IoT-Synthetic-Capture-2-1" not in set(pl.read_parquet(split / f"{side}.parquet")["capture"])
+    assert "Leave one IoT-23 capture out" in (tmp_path / "out" / "report.md").read_text()

@@ -32,6 +32,7 @@ from iotids.dataset import (
     find_flow_tables,
     sides_per_table,
     split_grouped,
+    split_holdout,
     split_random,
     table_sizes,
     task_frame,
@@ -55,6 +56,7 @@ class BuildOptions:
     seed: int = 0
     k: int = 64
     like: str | None = None  # a task or bundle directory whose preprocessor and features are reused
+    holdout: str | None = None  # with split "holdout": the capture that is the test split
 
 
 def build(flows_dir: str | Path, out_dir: str | Path, options: BuildOptions,
@@ -74,7 +76,14 @@ def build(flows_dir: str | Path, out_dir: str | Path, options: BuildOptions,
     sizes = table_sizes(index)
     index, duplicates = deduplicate(index, options.dedup)
     progress(f"splitting ({options.split})")
-    split = split_random(index, options.seed) if options.split == "random" else split_grouped(index, options.seed)
+    if options.split == "holdout":
+        if not options.holdout:
+            raise IotidsError("--split holdout needs --holdout CAPTURE")
+        split = split_holdout(index, tables, options.holdout, options.seed)
+    elif options.split == "grouped":
+        split = split_grouped(index, options.seed)
+    else:
+        split = split_random(index, options.seed)
     index = index.with_columns(pl.Series("split", split))
     warnings = [f"{side}: no rows of {', '.join(classes)}"
                 for side, classes in unplaced_classes(index, split, names).items()]
@@ -124,6 +133,7 @@ def build(flows_dir: str | Path, out_dir: str | Path, options: BuildOptions,
         "binary": options.binary,
         "schema": options.schema,
         "split": options.split,
+        "holdout": options.holdout,
         "split_fractions": dict(zip(SPLITS, FRACTIONS, strict=True)),
         "seed": options.seed,
         "dedup": options.dedup,

@@ -130,6 +130,7 @@ class Schema(StrEnum):
 class Split(StrEnum):
     random = "random"
     grouped = "grouped"
+    holdout = "holdout"
 
 
 @app.command("build")
@@ -141,7 +142,10 @@ def build_task(
     schema: Annotated[Schema, typer.Option(help="seed: every native column (the study); "
                                                 "common: features any flow meter gives.")] = Schema.seed,
     split: Annotated[Split, typer.Option(help="random: stratified, as in the study; "
-                                              "grouped: no capture (or time block) on two sides.")] = Split.random,
+                                              "grouped: no capture (or time block) on two sides; "
+                                              "holdout: --holdout CAPTURE is the test split.")] = Split.random,
+    holdout: Annotated[str | None, typer.Option(help="With --split holdout: the capture left out for testing.")]
+    = None,
     dedup: Annotated[bool, typer.Option("--dedup/--no-dedup", help="Drop duplicate rows before splitting.")] = False,
     seed: Annotated[int, typer.Option(help="Random seed (split, RFE).")] = 0,
     k: Annotated[int, typer.Option("--k", min=1, help="Features kept by RFE (zero-padded up to 64).")] = 64,
@@ -154,7 +158,7 @@ def build_task(
     from iotids.build import BuildOptions, build
 
     options = BuildOptions(task=task.value, binary=binary, schema=schema.value, split=split.value,
-                           dedup=dedup, seed=seed, k=k, like=str(like) if like else None)
+                           dedup=dedup, seed=seed, k=k, like=str(like) if like else None, holdout=holdout)
     with err.status("building") as status:
         manifest = build(flows_dir, out_dir, options,
                          progress=lambda step: status.update(f"build: {step}") if err.is_terminal else None)
@@ -349,6 +353,9 @@ def reproduce(
     weak_classes: Annotated[str | None, typer.Option(help="Also train the first model with these rare-class "
                                                           "variants and compare per class: comma-separated "
                                                           "class-weights,focal,balanced,thresholds.")] = None,
+    leave_one_capture_out: Annotated[bool, typer.Option("--leave-one-capture-out", help="Also test the first "
+                                                        "model and LightGBM on each IoT-23 capture held out in "
+                                                        "turn.")] = False,
 ) -> None:
     """The whole study: ingest, build, train, evaluate, transfer ×3, baseline, report."""
     from dataclasses import replace
@@ -361,7 +368,8 @@ def reproduce(
                  "split": split.value if split else None, "schema": schema.value if schema else None,
                  "epochs": epochs, "batch_size": batch_size, "seed": seed,
                  "weak_class_variants": tuple(v.strip() for v in weak_classes.split(",") if v.strip())
-                 if weak_classes else None}
+                 if weak_classes else None,
+                 "leave_one_capture_out": True if leave_one_capture_out else None}
     config = replace(config, **{k: v for k, v in overrides.items() if v is not None}).check()
     results = run(data_dir, out_dir, config, log=lambda line: err.print(f"[dim]{line}[/]"))
     table = Table(title="Test-split results (accuracy, macro F1)", title_justify="left")

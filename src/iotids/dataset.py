@@ -191,6 +191,26 @@ def split_random(index: pl.DataFrame, seed: int) -> np.ndarray:
     return split
 
 
+def split_holdout(index: pl.DataFrame, tables: list[FlowTable], capture: str, seed: int) -> np.ndarray:
+    """Leave one capture out: its rows are the test split; the other rows are
+    split train/val per class in the study's 70:10 proportion."""
+    held = {t.index for t in tables if t.meta["capture"] == capture}
+    if not held:
+        known = sorted({t.meta["capture"] for t in tables})
+        raise IotidsError(f"no flow table of capture {capture!r}; captures: {', '.join(known)}")
+    in_test = np.isin(index["key"].to_numpy() >> ROW_BITS, sorted(held))
+    rng = np.random.default_rng(seed)
+    labels = index["label"].to_numpy()
+    split = np.full(len(labels), 2, dtype=np.int8)
+    share = FRACTIONS[1] / (FRACTIONS[0] + FRACTIONS[1])
+    for cls in np.unique(labels[~in_test]):
+        rows = np.flatnonzero((labels == cls) & ~in_test)
+        rng.shuffle(rows)
+        n_val = round(len(rows) * share) if len(rows) >= 2 else 0
+        split[rows] = np.repeat(np.array([0, 1], dtype=np.int8), [len(rows) - n_val, n_val])
+    return split
+
+
 def _assign(n: int) -> np.ndarray:
     """Split ids for n shuffled items: each side gets its share, rounded, and
     val and test get at least one item each when there are three or more."""

@@ -65,6 +65,11 @@ def _summary_rows(results: dict) -> list[list[str]]:
     return rows
 
 
+def _macro_ci(result: dict) -> str:
+    ci = result.get("ci95", {}).get("macro_f1")
+    return f"{result['macro_f1']:.3f}" + (f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else "")
+
+
 def _pct(value: float | None) -> str:
     return "" if value is None else f"{100 * value:.2f}"
 
@@ -109,6 +114,16 @@ def _markdown(results: dict, charts: dict[str, str]) -> str:
             if r.get("confusion_png"):
                 lines += ["", f"![confusion matrix]({r['confusion_png']})"]
             lines.append("")
+    loco = results.get("leave_one_capture_out")
+    if loco:
+        lines += ["## Leave one IoT-23 capture out (IoT-DS-2; each capture in turn is the test split)", "",
+                  "| held-out capture | model | test rows | accuracy | macro F1 [95% CI] | per-class F1 |",
+                  "|---|---|---|---|---|---|"]
+        lines += [f"| {capture} | {model} | {fold['test_rows']:,} | {r['accuracy']:.4f} | {_macro_ci(r)} | "
+                  + ", ".join(f"{c} {row['f1']:.3f}" for c, row in r["report"].items()) + " |"
+                  for capture, fold in loco.items() for model, r in fold["models"].items()]
+        lines += ["", "Classes absent from a capture's training data cannot be recognised in it; the build "
+                  "warnings of each fold are in results.json.", ""]
     weak = results.get("weak_classes")
     if weak:
         lines += [f"## Weak classes: per-class F1 of {weak['model']} and its rare-class variants (IoT-DS-2, test)", ""]
@@ -163,6 +178,13 @@ def _html(results: dict, charts: dict[str, str]) -> str:
                                  "FN"], rows))
             if r.get("confusion_png"):
                 parts.append(f"<img src='{e(r['confusion_png'])}' alt='confusion matrix' style='max-width:520px'>")
+    loco = results.get("leave_one_capture_out")
+    if loco:
+        parts.append("<h2>Leave one IoT-23 capture out (IoT-DS-2; each capture in turn is the test split)</h2>")
+        parts.append(_table(["held-out capture", "model", "test rows", "accuracy", "macro F1 [95% CI]", "per-class F1"],
+                            [[capture, model, f"{fold['test_rows']:,}", f"{r['accuracy']:.4f}", _macro_ci(r),
+                              ", ".join(f"{c} {row['f1']:.3f}" for c, row in r["report"].items())]
+                             for capture, fold in loco.items() for model, r in fold["models"].items()]))
     weak = results.get("weak_classes")
     if weak and weak["classes"]:
         parts.append(f"<h2>Weak classes: per-class F1 of {e(weak['model'])} and its rare-class variants "

@@ -68,6 +68,8 @@ class StudyConfig:
     # Rare-class variants of the first model on IoT-DS-2, compared with it class by class:
     # any of class-weights, focal, balanced, thresholds.
     weak_class_variants: tuple[str, ...] = ()
+    # Protocol: also train the first model and LightGBM once per IoT-23 capture, testing on that capture.
+    leave_one_capture_out: bool = False
 
     def check(self) -> StudyConfig:
         odd = [v for v in self.weak_class_variants if v not in WEAK_CLASS_VARIANTS]
@@ -233,6 +235,9 @@ def reproduce(data_dir: str | Path, out_dir: str | Path, config: StudyConfig,
                              TrainConfig(model=model, **common, **WEAK_CLASS_VARIANTS[variant]), [task_fp["iotds2"]])
             _record(results, "iotds2", f"{model} ({variant})", evaluate_stage(label, "iotds2", folder, fp))
         results["weak_classes"] = _weak_class_table(results["tasks"]["iotds2"], model, config.weak_class_variants)
+    if config.leave_one_capture_out and "iotds2" in task_fp:
+        results["leave_one_capture_out"] = _leave_one_capture_out(
+            out, flows, ingested, config, stages, ingest_fp, train_stage, evaluate_stage, common)
     if config.baseline:
         for name, fp in task_fp.items():
             saved = out / "models" / f"{name}-lightgbm"
@@ -252,6 +257,36 @@ def reproduce(data_dir: str | Path, out_dir: str | Path, config: StudyConfig,
     write_json(out / "results.json", results)
     write_report(results, out)
     return results
+
+
+def _leave_one_capture_out(out: Path, flows: Path, ingested: dict, config: StudyConfig, stages: Stages,
+                           ingest_fp: str, train_stage, evaluate_stage, common: dict) -> dict:
+    """Per IoT-23 capture: build IoT-DS-2 with that capture as the test split,
+    train the first model and LightGBM, evaluate on the held-out capture."""
+    from iotids.baseline import run_baseline
+    from iotids.build import BuildOptions, build
+    from iotids.train import TrainConfig
+
+    captures = sorted({f["capture"] for f in ingested["files"] if f["source"] == "iot23"})
+    model = config.models[0]
+    folds: dict = {}
+    for capture in captures:
+        name = f"loco-{capture}"
+        options = BuildOptions(task="iotds2", schema=config.schema, split="holdout", holdout=capture,
+                               dedup=config.dedup, seed=config.seed, k=config.k)
+        folder = out / "tasks" / name
+        fp, manifest = stages.run(f"build {name}", [ingest_fp, asdict(options)], folder,
+                                  lambda options=options, folder=folder: build(flows, folder, options))
+        bundle = out / "models" / f"{name}-{model}"
+        train_fp = train_stage(f"train {name}-{model}", name, bundle, TrainConfig(model=model, **common), [fp])
+        fold = {model: evaluate_stage(f"{name}-{model}", name, bundle, train_fp)}
+        if config.baseline:
+            saved = out / "models" / f"{name}-lightgbm"
+            fold["lightgbm"] = stages.run(f"baseline {name}", [fp, config.seed], saved,
+                                          lambda folder=folder, saved=saved: run_baseline(
+                                              folder, seed=config.seed, out=saved))[1]
+        folds[capture] = {"models": fold, "warnings": manifest["warnings"], "test_rows": manifest["rows"]["test"]}
+    return folds
 
 
 def _weak_class_table(per_model: dict, model: str, variants: tuple[str, ...]) -> dict:
