@@ -25,6 +25,7 @@ from pathlib import Path
 
 from iotids import __version__
 from iotids.atomic import write_json
+from iotids.dataset import TASK_FORMATS_SKIPPED, TASK_SOURCES
 from iotids.errors import InputError, IotidsError
 
 MODELS = ("cnn1d", "cnn2d", "cnn3d")
@@ -171,8 +172,7 @@ def reproduce(data_dir: str | Path, out_dir: str | Path, config: StudyConfig,
         if like and "iotds2" not in task_fp:
             results["not_run"][name] = "the IoT-DS-2 task it is built like did not run"
             continue
-        sources = {"iotds2": {"botiot", "iotid20", "iotds2", "mqtt", "iot23"}, "iotid20": {"iotid20"}}[task]
-        if not any(f["source"] in sources and f["format"] not in ("mqtt-packet", "mqtt-uniflow")
+        if not any(f["source"] in TASK_SOURCES[task] and f["format"] not in TASK_FORMATS_SKIPPED
                    for f in ingested["files"]):
             reason = f"no {task} flows: looked under {data} for {EXPECTED_FILES[task]}"
             log(f"{name}: skipped, {reason}")
