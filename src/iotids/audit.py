@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from iotids.dataset import SPLITS
+from iotids.dataset import SPLITS, class_counts
 from iotids.errors import InputError
 
 SAMPLE = 50_000  # rows per split the probes see (stratified by class)
@@ -61,7 +61,7 @@ def audit(task_dir: str | Path, threshold: float = 0.8, seed: int = 0) -> dict:
         "threshold": threshold,
         "likely_identifiers": [name for name, score in single.items() if score >= threshold],
         "source_probe": _source_probe(train, test, real, seed),
-        "class_counts": {side: _counts(t, classes) for side, t in tables.items()},
+        "class_counts": {side: class_counts(t, classes) for side, t in tables.items()},
         "evaluated_on": f"test split (probes trained on train; at most {SAMPLE:,} rows per split)",
     }
 
@@ -111,7 +111,3 @@ def _source_probe(train: pl.DataFrame, test: pl.DataFrame, features: list[str], 
             "accuracy": round(float(accuracy_score(truth, predicted)), 4),
             "macro_f1": round(float(f1_score(truth, predicted, average="macro", zero_division=0)), 4),
             "majority_share": round(float(np.max(np.unique(truth, return_counts=True)[1]) / len(truth)), 4)}
-
-
-def _counts(table: pl.DataFrame, classes: list[str]) -> dict[str, int]:
-    return {classes[c]: int(n) for c, n in table.group_by("label").len().sort("label").iter_rows()}

@@ -27,6 +27,7 @@ from iotids.dataset import (
     FRACTIONS,
     SPLITS,
     build_index,
+    class_counts,
     class_names,
     deduplicate,
     find_flow_tables,
@@ -121,7 +122,7 @@ def build(flows_dir: str | Path, out_dir: str | Path, options: BuildOptions,
                              *(pl.col(f) if f in kept else pl.lit(0.0).alias(f) for f in kept + padding))
         with atomic_path(out / f"{side}.parquet") as tmp:
             frame.sink_parquet(tmp)
-        counts[side] = _class_counts(index.filter(pl.col("split") == sid), names)
+        counts[side] = class_counts(index.filter(pl.col("split") == sid), names)
     unseen = sorted(set(counts["test"]) - set(counts["train"]))
     if unseen:
         warnings.append(f"test holds classes unseen in train: {', '.join(unseen)}")
@@ -199,8 +200,3 @@ def _stratified_sample(train: pl.DataFrame, size: int, seed: int) -> pl.DataFram
         take = min(per_class, part.height)
         keys.append(part["key"].to_numpy()[rng.choice(part.height, size=take, replace=False)])
     return pl.DataFrame({"key": np.concatenate(keys)})
-
-
-def _class_counts(rows: pl.DataFrame, names: tuple[str, ...]) -> dict[str, int]:
-    counts = dict(rows.group_by("label").len().sort("label").iter_rows())
-    return {names[c]: int(n) for c, n in counts.items()}

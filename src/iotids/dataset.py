@@ -8,6 +8,7 @@ number of rows times a few dozen bytes, not with the number of columns.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,6 +51,11 @@ class FlowTable:
 
 def class_names(task: str, binary: bool) -> tuple[str, ...]:
     return TASKS["binary"] if binary else TASKS[task]
+
+
+def class_counts(rows: pl.DataFrame, names: Sequence[str]) -> dict[str, int]:
+    """Rows per class name, in class-id order, from a frame with a ``label`` id column."""
+    return {names[c]: int(n) for c, n in rows.group_by("label").len().sort("label").iter_rows()}
 
 
 def find_flow_tables(flows_dir: str | Path, task: str) -> list[FlowTable]:
