@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 DEMO := demo
 
-.PHONY: demo test install dev lint bench clean
+.PHONY: demo test install dev tools lint bench clean
 
 # Stamp files: reinstall only when the project definition changes.
 $(VENV)/.installed: pyproject.toml
@@ -19,6 +19,10 @@ $(VENV)/.dev-installed: $(VENV)/.installed pyproject.toml
 
 install: $(VENV)/.installed
 
+# Argus for `--meter argus` (Debian packages; a no-op when already installed).
+tools:
+	bash scripts/install-tools.sh
+
 dev: $(VENV)/.dev-installed
 
 # Generates SYNTHETIC sample files, then runs the whole study on them (`iotids reproduce`).
@@ -26,7 +30,7 @@ demo: install
 	$(BIN)/iotids demo-data $(DEMO)/data --seed 0 --rows 100
 	$(BIN)/iotids reproduce $(DEMO)/data --out $(DEMO)/study --epochs 15 --batch-size 128
 
-test: dev
+test: dev tools
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/python -m pytest -q
 

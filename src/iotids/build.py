@@ -117,9 +117,9 @@ def build(flows_dir: str | Path, out_dir: str | Path, options: BuildOptions,
     progress("writing model inputs")
     counts = {}
     for sid, side in enumerate(SPLITS):
-        frame = preprocessor.transform(pl.scan_parquet(raw / f"{side}.parquet"))
-        frame = frame.select("source", "capture", pl.col("label").cast(pl.Int32),
-                             *(pl.col(f) if f in kept else pl.lit(0.0).alias(f) for f in kept + padding))
+        rows = pl.scan_parquet(raw / f"{side}.parquet")
+        frame = preprocessor.model_inputs(rows, kept + padding,
+                                          keep=("source", "capture", pl.col("label").cast(pl.Int32)))
         with atomic_path(out / f"{side}.parquet") as tmp:
             frame.sink_parquet(tmp)
         counts[side] = class_counts(index.filter(pl.col("split") == sid), names)

@@ -45,6 +45,18 @@ class Bundle:
         return self.meta["features"]
 
 
+def bundle_id(directory: str | Path) -> str:
+    """A short content hash of the bundle (its two files), named in alerts and by the service."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for name in (META, WEIGHTS):
+        with (Path(directory) / name).open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()[:16]
+
+
 def library_versions() -> dict[str, str]:
     import numpy
     import polars

@@ -439,17 +439,17 @@ def _check_split(split: str) -> None:
         raise IotidsError(f"--split must be train, val or test, not {split!r}")
 
 
-def _show_evaluation(result: dict, json_output: bool, title: str) -> None:
+def _show_evaluation(result: dict, json_output: bool, title: str, console: Console = out) -> None:
     if json_output:
-        out.print_json(json.dumps(result))
+        console.print_json(json.dumps(result))
         return
-    out.print(f"[bold]{title}[/]: {result['rows']:,} rows")
-    out.print(f"accuracy {result['accuracy']:.4f}   weighted precision {result['weighted_precision']:.4f}   "
+    console.print(f"[bold]{title}[/]: {result['rows']:,} rows")
+    console.print(f"accuracy {result['accuracy']:.4f}   weighted precision {result['weighted_precision']:.4f}   "
               f"weighted recall {result['weighted_recall']:.4f}   weighted F1 {result['weighted_f1']:.4f}   "
               f"macro F1 {result['macro_f1']:.4f}")
     if result.get("ci95"):
         ci = result["ci95"]
-        out.print(f"95% bootstrap intervals over the {result['rows']:,} rows ({ci['rounds']} resamples): accuracy "
+        console.print(f"95% bootstrap intervals over the {result['rows']:,} rows ({ci['rounds']} resamples): accuracy "
                   f"[{ci['accuracy'][0]:.4f}, {ci['accuracy'][1]:.4f}], macro F1 "
                   f"[{ci['macro_f1'][0]:.4f}, {ci['macro_f1'][1]:.4f}]")
     report = Table(title="Classification report", title_justify="left")
@@ -459,17 +459,17 @@ def _show_evaluation(result: dict, json_output: bool, title: str) -> None:
                       ("weighted avg", result["weighted_avg"])]:
         report.add_row(name, f"{row['precision']:.4f}", f"{row['recall']:.4f}", f"{row['f1']:.4f}",
                        f"{row['support']:,}", end_section=name == list(result["report"])[-1])
-    out.print(report)
+    console.print(report)
     category = Table(title="Per category, one class against the rest (counts)", title_justify="left")
     for column in ("class", "accuracy", "TP", "TN", "FP", "FN"):
         category.add_column(column, justify="left" if column == "class" else "right")
     for name, row in result["per_category"].items():
         category.add_row(name, f"{row['accuracy']:.4f}", *(f"{row[k]:,}" for k in ("TP", "TN", "FP", "FN")))
-    out.print(category)
+    console.print(category)
     if "confusion_png" in result:
-        out.print(f"confusion matrix: {result['confusion_png']}")
+        console.print(f"confusion matrix: {result['confusion_png']}")
     if result.get("synthetic"):
-        out.print(_synthetic_note("scores on"))
+        console.print(_synthetic_note("scores on"))
 
 
 @app.command()
@@ -507,6 +507,10 @@ def demo_data(
 
     files = generate(out_dir, seed=seed, rows=rows)
     out.print(f"wrote {len(files)} [yellow]synthetic[/] sample files under {out_dir} (seed {seed})")
+
+
+# The commands for your own traffic live in their own module, on the same app.
+from iotids import cli_traffic  # noqa: E402,F401
 
 
 def main() -> None:

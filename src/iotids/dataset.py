@@ -76,7 +76,7 @@ def find_flow_tables(flows_dir: str | Path, task: str) -> list[FlowTable]:
     return tables
 
 
-def _class_table(source: str, task: str, binary: bool) -> pl.DataFrame:
+def class_table(source: str, task: str, binary: bool) -> pl.DataFrame:
     """label_raw (lower case) → class id for one source; labels outside the task left out."""
     names = class_names(task, binary)
     rows = []
@@ -100,7 +100,7 @@ def task_frame(table: FlowTable, task: str, binary: bool, schema: str) -> pl.Laz
         features = [pl.col(name) for name in names]
     return (
         lf.with_columns(pl.col("label_raw").str.to_lowercase().alias("_label_key"))
-        .join(_class_table(table.source, task, binary).lazy(), on="_label_key", how="inner")
+        .join(class_table(table.source, task, binary).lazy(), on="_label_key", how="inner")
         .select(
             (pl.lit(table.index << ROW_BITS, pl.Int64) + pl.col("row_id")).alias("key"),
             "source", "capture", pl.col("_class").alias("label"), *features,

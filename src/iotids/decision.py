@@ -20,14 +20,14 @@ GRID = np.linspace(-4.0, 4.0, 33)
 TEMPERATURES = np.exp(np.linspace(np.log(0.25), np.log(8.0), 41))
 
 
-def _log_softmax(logits: np.ndarray) -> np.ndarray:
+def log_softmax(logits: np.ndarray) -> np.ndarray:
     shifted = logits - logits.max(1, keepdims=True)
     return shifted - np.log(np.exp(shifted).sum(1, keepdims=True))
 
 
 def fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:
     """The temperature (on a log grid from 0.25 to 8) with the lowest validation NLL."""
-    losses = [-_log_softmax(logits / t)[np.arange(len(y)), y].mean() for t in TEMPERATURES]
+    losses = [-log_softmax(logits / t)[np.arange(len(y)), y].mean() for t in TEMPERATURES]
     return float(TEMPERATURES[int(np.argmin(losses))])
 
 
@@ -50,13 +50,18 @@ def fit_offsets(log_probs: np.ndarray, y: np.ndarray, rounds: int = 2) -> tuple[
 def fit_decision(logits: np.ndarray, y: np.ndarray) -> dict:
     """Temperature and per-class offsets from validation logits."""
     temperature = fit_temperature(logits, y)
-    offsets, before, after = fit_offsets(_log_softmax(logits / temperature), y)
+    offsets, before, after = fit_offsets(log_softmax(logits / temperature), y)
     return {"temperature": temperature, "offsets": [round(float(o), 4) for o in offsets],
             "val_macro_f1_before": round(before, 6), "val_macro_f1_after": round(after, 6)}
+
+
+def log_probabilities(logits: np.ndarray, decision: dict | None) -> np.ndarray:
+    """Calibrated log-probabilities (the decision's temperature; 1 without one)."""
+    return log_softmax(logits / (decision["temperature"] if decision else 1.0))
 
 
 def classify(logits: np.ndarray, decision: dict | None) -> np.ndarray:
     """Class ids: argmax of the logits, or of calibrated log-probabilities plus offsets."""
     if not decision:
         return logits.argmax(1)
-    return (_log_softmax(logits / decision["temperature"]) + np.asarray(decision["offsets"])).argmax(1)
+    return (log_softmax(logits / decision["temperature"]) + np.asarray(decision["offsets"])).argmax(1)

@@ -85,6 +85,15 @@ class Preprocessor:
         available = frame.collect_schema().names()
         return frame.select(*[c for c in keep if c in available], *self.expressions(available))
 
+    def model_inputs(self, frame: pl.LazyFrame, features: list[str], keep: Iterable[str] = ()) -> pl.LazyFrame:
+        """``keep`` columns, then the model's inputs in ``features`` order (the
+        selected features scaled; a padding feature, unknown to the
+        preprocessor, is the constant 0)."""
+        self._check_fitted()
+        available = frame.collect_schema().names()
+        scaled = dict(zip(self.features_, self.expressions(available), strict=True))
+        return frame.select(*keep, *(scaled[f] if f in scaled else pl.lit(0.0).alias(f) for f in features))
+
     def to_json(self) -> dict:
         self._check_fitted()
         return {

@@ -25,7 +25,7 @@ from iotids.atomic import atomic_path, write_json
 from iotids.errors import InputError, IotidsError, UnknownFormatError
 from iotids.labels import UnmappedLabelsError, class_counts
 from iotids.sources import Layout, diagnose, scan, sniff
-from iotids.sources.layout import last_line_problem
+from iotids.sources.layout import first_line, last_line_problem
 
 FLOW_TABLE_VERSION = 1
 METADATA_KEY = "iotids"
@@ -164,7 +164,7 @@ def _write_flow_table(
         try:
             scan(layout).sink_parquet(tmp, metadata=metadata, compression_level=1)
         except pl.exceptions.PolarsError as exc:
-            raise diagnose(layout, _first_line(exc)) from None
+            raise diagnose(layout, first_line(exc)) from None
         rows, nulls = _rows_and_nulls(tmp, required)
         if any(nulls.values()):
             empty = ", ".join(name for name, n in nulls.items() if n)
@@ -223,11 +223,6 @@ def read_metadata(parquet: str | Path) -> dict:
     if METADATA_KEY.encode() not in raw:
         raise InputError(parquet, "not a flow table written by `iotids ingest` (no iotids metadata)")
     return json.loads(raw[METADATA_KEY.encode()])
-
-
-def _first_line(exc: Exception) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
 
 
 def _rows_and_nulls(parquet: Path, columns: Iterable[str]) -> tuple[int, dict[str, int]]:

@@ -29,6 +29,11 @@ IDENTIFIERS: dict[str, tuple[str, ...]] = {
     "iotid20": ("Flow_ID", "Src_IP", "Src_Port", "Dst_IP", "Timestamp"),
     "iotds2": ("Flow_ID", "Src_IP", "Src_Port", "Dst_IP", "Timestamp"),
     "mqtt": ("ip_src", "ip_dst", "prt_src", "timestamp", "src_ip", "dst_ip", "src_port"),
+    "argus": ("stime", "ltime", "saddr", "sport", "daddr", "seq", "srcid", "smac", "dmac", "soui", "doui",
+              "sco", "dco"),
+    "nfstream": ("src_ip", "src_mac", "src_port", "dst_ip", "dst_mac", "bidirectional_first_seen_ms",
+                 "bidirectional_last_seen_ms", "src2dst_first_seen_ms", "src2dst_last_seen_ms",
+                 "dst2src_first_seen_ms", "dst2src_last_seen_ms"),
 }
 ALL_IDENTIFIERS: frozenset[str] = frozenset(c for cols in IDENTIFIERS.values() for c in cols)
 
@@ -97,6 +102,18 @@ def _cic() -> dict[str, pl.Expr]:
     }
 
 
+def _nfstream() -> dict[str, pl.Expr]:
+    # NFStream counts IP bytes per direction, like Zeek's *_ip_bytes.
+    return {
+        "duration": _num("bidirectional_duration_ms") / 1e3, "proto": _lookup("protocol", _PROTO_NUMBERS),
+        "dst_port": _num("dst_port"), "fwd_pkts": _num("src2dst_packets"), "bwd_pkts": _num("dst2src_packets"),
+        "fwd_bytes": _num("src2dst_bytes"), "bwd_bytes": _num("dst2src_bytes"),
+        "state": pl.when((pl.col("src2dst_rst_packets") + pl.col("dst2src_rst_packets")) > 0)
+        .then(pl.lit("rejected")).when(pl.col("dst2src_packets") > 0).then(pl.lit("established"))
+        .otherwise(pl.lit("attempt")),
+    }
+
+
 def _mqtt_biflow() -> dict[str, pl.Expr]:
     # No duration column: the longer direction's packet gaps add up to it.
     span = pl.max_horizontal(
@@ -118,10 +135,60 @@ COMMON_SOURCES: dict[str, Callable[[], dict[str, pl.Expr]]] = {
     "zeek-conn": _zeek,
     "botiot-argus": _argus,
     "botiot-full": _argus,
+    "argus-csv": _argus,
+    "nfstream-csv": _nfstream,
     "iotid20-cic": _cic,
     "iotds2-cic": _cic,
     "mqtt-biflow": _mqtt_biflow,
 }
+
+
+# Formats whose native columns are the same, so a seed-schema model trained on
+# one can score the others (missing columns are 0, as in training).
+FAMILIES: dict[str, str] = {
+    "iot23-conn-labeled": "zeek", "zeek-conn": "zeek",
+    "botiot-argus": "argus", "botiot-full": "argus", "argus-csv": "argus",
+    "iotid20-cic": "cic", "iotds2-cic": "cic",
+    "mqtt-packet": "mqtt-packet", "mqtt-uniflow": "mqtt-uniflow", "mqtt-biflow": "mqtt-biflow",
+    "nfstream-csv": "nfstream",
+}
+
+# Where each format keeps a flow's start time, endpoints and protocol (for alerts).
+ENDPOINT_FIELDS = ("ts", "src", "sport", "dst", "dport", "proto")
+_ZEEK_ENDPOINTS = ("ts", "id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p", "proto")
+_ARGUS_ENDPOINTS = ("stime", "saddr", "sport", "daddr", "dport", "proto")
+_CIC_ENDPOINTS = ("Timestamp", "Src_IP", "Src_Port", "Dst_IP", "Dst_Port", "Protocol")
+ENDPOINTS: dict[str, tuple[str | None, ...]] = {
+    "iot23-conn-labeled": _ZEEK_ENDPOINTS, "zeek-conn": _ZEEK_ENDPOINTS,
+    "botiot-argus": _ARGUS_ENDPOINTS, "botiot-full": _ARGUS_ENDPOINTS, "argus-csv": _ARGUS_ENDPOINTS,
+    "iotid20-cic": _CIC_ENDPOINTS, "iotds2-cic": _CIC_ENDPOINTS,
+    "mqtt-biflow": (None, "ip_src", "prt_src", "ip_dst", "prt_dst", "proto"),
+    "mqtt-uniflow": (None, "ip_src", "prt_src", "ip_dst", "prt_dst", "proto"),
+    "mqtt-packet": ("timestamp", "src_ip", "src_port", "dst_ip", "dst_port", "protocol"),
+    "nfstream-csv": ("bidirectional_first_seen_ms", "src_ip", "src_port", "dst_ip", "dst_port", "protocol"),
+}
+
+
+_NUMBERED_PROTO = ("iotid20-cic", "iotds2-cic", "mqtt-biflow", "mqtt-uniflow", "mqtt-packet", "nfstream-csv")
+
+
+def endpoints(fmt: str, available: set[str]) -> list[pl.Expr]:
+    """The alert fields of a flow (ENDPOINT_FIELDS), null where the format lacks one."""
+    exprs = []
+    for name, native in zip(ENDPOINT_FIELDS, ENDPOINTS.get(fmt, (None,) * 6), strict=True):
+        if native is None or native not in available:
+            exprs.append(pl.lit(None).alias(name))
+        elif fmt == "nfstream-csv" and name == "ts":
+            exprs.append((_num(native) / 1e3).alias(name))
+        elif name == "proto" and fmt in _NUMBERED_PROTO:
+            number = pl.col(native).cast(pl.Int64, strict=False)
+            named = None
+            for value, text in _PROTO_NUMBERS.items():
+                named = (pl.when(number == value) if named is None else named.when(number == value)).then(pl.lit(text))
+            exprs.append(named.otherwise(pl.col(native).cast(pl.String)).alias(name))
+        else:
+            exprs.append(pl.col(native).alias(name))
+    return exprs
 
 
 def common_features(fmt: str) -> list[pl.Expr]:
@@ -147,3 +214,54 @@ def seed_features(schema: pl.Schema, source: str, label_columns: list[str]) -> l
     """The native columns of a flow table that may be features (seed schema)."""
     excluded = set(KEYS) | set(IDENTIFIERS.get(source, ())) | set(label_columns)
     return [name for name in schema.names() if name not in excluded]
+
+
+# --- CICFlowMeter-style columns from NFStream -------------------------------------
+# So a model trained on IoTID20's CICFlowMeter columns (seed schema) can score
+# pcaps measured with NFStream. docs/flowmeter.md lists where each definition
+# differs from Java CICFlowMeter; columns NFStream has nothing for stay null (0).
+
+
+def _ratio(top: pl.Expr, bottom: pl.Expr) -> pl.Expr:
+    return pl.when(bottom > 0).then(top / bottom).otherwise(0.0)
+
+
+def cic_from_nfstream() -> list[pl.Expr]:
+    us = 1e3  # NFStream times are ms, CICFlowMeter's µs
+    seconds = _num("bidirectional_duration_ms") / 1e3
+    fwd_payload, bwd_payload = _num("src2dst_payload_bytes"), _num("dst2src_payload_bytes")
+    fwd, bwd = _num("src2dst_packets"), _num("dst2src_packets")
+    columns = {
+        "Flow_Duration": _num("bidirectional_duration_ms") * us,
+        "Tot_Fwd_Pkts": fwd, "Tot_Bwd_Pkts": bwd,
+        "TotLen_Fwd_Pkts": fwd_payload, "TotLen_Bwd_Pkts": bwd_payload,
+        "Flow_Byts/s": _ratio(fwd_payload + bwd_payload, seconds),
+        "Flow_Pkts/s": _ratio(fwd + bwd, seconds),
+        "Fwd_Pkts/s": _ratio(fwd, seconds), "Bwd_Pkts/s": _ratio(bwd, seconds),
+        "Fwd_IAT_Tot": _num("src2dst_duration_ms") * us, "Bwd_IAT_Tot": _num("dst2src_duration_ms") * us,
+        "Fwd_Header_Len": _num("src2dst_bytes") - fwd_payload, "Bwd_Header_Len": _num("dst2src_bytes") - bwd_payload,
+        "Pkt_Len_Var": _num("bidirectional_stddev_ps") ** 2,
+        "Down/Up_Ratio": _ratio(bwd, fwd).floor(),
+        "Pkt_Size_Avg": _ratio(fwd_payload + bwd_payload, fwd + bwd),
+        "Fwd_Seg_Size_Avg": _ratio(fwd_payload, fwd), "Bwd_Seg_Size_Avg": _ratio(bwd_payload, bwd),
+        "Subflow_Fwd_Pkts": fwd, "Subflow_Fwd_Byts": fwd_payload,
+        "Subflow_Bwd_Pkts": bwd, "Subflow_Bwd_Byts": bwd_payload,
+        "Fwd_PSH_Flags": _num("src2dst_psh_packets"), "Bwd_PSH_Flags": _num("dst2src_psh_packets"),
+        "Fwd_URG_Flags": _num("src2dst_urg_packets"), "Bwd_URG_Flags": _num("dst2src_urg_packets"),
+        "CWE_Flag_Count": _num("bidirectional_cwr_packets"),
+    }
+    stats = {"Max": "max", "Min": "min", "Mean": "mean", "Std": "stddev"}
+    for cic, nf in stats.items():
+        columns[f"Fwd_Pkt_Len_{cic}"] = _num(f"src2dst_{nf}_ps")
+        columns[f"Bwd_Pkt_Len_{cic}"] = _num(f"dst2src_{nf}_ps")
+        columns[f"Pkt_Len_{cic}"] = _num(f"bidirectional_{nf}_ps")
+        columns[f"Flow_IAT_{cic}"] = _num(f"bidirectional_{nf}_piat_ms") * us
+        columns[f"Fwd_IAT_{cic}"] = _num(f"src2dst_{nf}_piat_ms") * us
+        columns[f"Bwd_IAT_{cic}"] = _num(f"dst2src_{nf}_piat_ms") * us
+    for flag in ("FIN", "SYN", "RST", "PSH", "ACK", "URG", "ECE"):
+        columns[f"{flag}_Flag_Cnt"] = _num(f"bidirectional_{flag.lower()}_packets")
+    return [expr.alias(name) for name, expr in columns.items()]
+
+
+# Seed-schema adapters: (input family, the bundle's family) -> the columns to add.
+SEED_ADAPTERS: dict[tuple[str, str], Callable[[], list[pl.Expr]]] = {("nfstream", "cic"): cic_from_nfstream}

@@ -307,7 +307,8 @@ def _train(task_dir, out: Path, config: TrainConfig, on_epoch, dist: _Distribute
                             "accuracy": state["history"][state["best_epoch"] - 1]["val_accuracy"]
                             if state["best_epoch"] else 0.0}},
         "task": {k: data.manifest.get(k) for k in ("task", "binary", "schema", "split", "seed", "synthetic")}
-        | {"directory": str(Path(task_dir).resolve())},
+        | {"directory": str(Path(task_dir).resolve()),
+           "formats": sorted({i["format"] for i in data.manifest.get("inputs", [])})},
         "parent": parent,
         "decision": decision,
     }

@@ -14,11 +14,11 @@ from pathlib import Path
 import polars as pl
 
 from iotids.errors import InputError, UnknownFormatError
-from iotids.sources import botiot, iot23, iotid20, mqtt
+from iotids.sources import botiot, iot23, iotid20, meters, mqtt
 from iotids.sources.head import read_head
 from iotids.sources.layout import FLOW_KEYS, Layout, diagnose, scan
 
-_READERS = (iot23, botiot, iotid20, mqtt)
+_READERS = (iot23, botiot, iotid20, mqtt, meters)
 
 FORMATS: dict[str, str] = {name: text for r in _READERS for name, text in r.FORMATS.items()}
 """Every recognised format and a one-line description of its header."""

@@ -38,7 +38,7 @@ class Layout:
 
     path: Path
     format: str  # e.g. "iot23-conn-labeled"
-    source: str  # botiot / iotid20 / iotds2 / mqtt / iot23 / zeek
+    source: str  # botiot / iotid20 / iotds2 / mqtt / iot23 / zeek / argus / nfstream
     separator: str
     fields: tuple[str, ...]  # names of the fields of one data line, in order
     kinds: dict[str, Kind]  # kind of each native column (after ``finish``)
@@ -191,6 +191,12 @@ def diagnose(layout: Layout, fallback: str) -> InputError:
                 message, column = problem
                 return InputError(layout.path, message, line=number, column=column)
     return InputError(layout.path, fallback)
+
+
+def first_line(exc: Exception) -> str:
+    """The first line of an exception's text (Polars appends the whole query plan)."""
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
 
 
 def last_line_problem(layout: Layout, window: int = 1 << 20) -> bool:

@@ -1,0 +1,198 @@
+"""``iotids detect``, ``flows``, ``export`` and ``serve``: the commands for your own traffic.
+
+Part of the command line (registered on ``iotids.cli.app``); like it, the
+only place that prints.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+from contextlib import ExitStack
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from iotids.cli import _show_evaluation, app, err, out
+from iotids.errors import IotidsError
+
+
+class Meter(StrEnum):
+    nfstream = "nfstream"
+    argus = "argus"
+
+
+class Backend(StrEnum):
+    auto = "auto"
+    torch = "torch"
+    onnx = "onnx"
+
+
+MeterOption = Annotated[Meter, typer.Option(help="Flow meter for pcap input.")]
+IdleTimeout = Annotated[int, typer.Option(min=1, help="pcap: a flow idle this many seconds ends (nfstream).")]
+ActiveTimeout = Annotated[int, typer.Option(min=1, help="pcap: longer flows are cut into records of this many "
+                                                        "seconds (nfstream active timeout, argus -S).")]
+BackendOption = Annotated[Backend, typer.Option(help="Run the network in onnxruntime or torch [auto: onnxruntime "
+                                                     "when installed].")]
+
+
+@app.command()
+def detect(
+    bundle_dir: Annotated[Path, typer.Argument(help="Bundle directory from `iotids train`.")],
+    inputs: Annotated[list[Path], typer.Argument(help="Flow logs/CSVs (conn.log, CICFlowMeter, Argus, "
+                                                      "MQTT-IoT-IDS2020 flows, NFStream) or pcaps.")],
+    out_file: Annotated[Path | None, typer.Option("--out", help="Alerts as JSON lines [default: stdout].")] = None,
+    threshold: Annotated[float | None, typer.Option(min=0.0, max=1.0, help="Flag a flow when its probability of "
+                                                    "not being Normal is at least this [default: the bundle's "
+                                                    "decision].")] = None,
+    follow: Annotated[bool, typer.Option("--follow", help="Keep reading lines appended to the (one) input, "
+                                                          "until Ctrl-C.")] = False,
+    idle_exit: Annotated[float | None, typer.Option(min=0.0, help="With --follow: stop after this many seconds "
+                                                                  "without new rows.")] = None,
+    meter: MeterOption = Meter.nfstream,
+    idle_timeout: IdleTimeout = 120,
+    active_timeout: ActiveTimeout = 1800,
+    batch_size: Annotated[int, typer.Option(min=1, help="Flows scored at once.")] = 8192,
+    backend: BackendOption = Backend.auto,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the summary as JSON (needs --out).")] = False,
+) -> None:
+    """Score flows with a bundle: JSON-line alerts for flagged flows, then a summary."""
+    from iotids.atomic import atomic_path
+    from iotids.detect import DetectOptions, Scorer, detect_file
+    from iotids.detect import follow as follow_file
+    from iotids.flowmeter import Timeouts
+
+    if json_output and out_file is None:
+        raise IotidsError("--json prints the summary on stdout; give --out FILE for the alerts")
+    if follow and len(inputs) != 1:
+        raise IotidsError("--follow reads exactly one input")
+    if idle_exit is not None and not follow:
+        raise IotidsError("--idle-exit goes with --follow")
+    scorer = Scorer(bundle_dir, backend.value)
+    options = DetectOptions(threshold=threshold, batch_size=batch_size, meter=meter.value,
+                            timeouts=Timeouts(idle_timeout, active_timeout))
+    summary = err if out_file is None else out
+    reports = []
+    with ExitStack() as stack:
+        if out_file is None:
+            sink = sys.stdout
+        elif follow:  # a stream: appended and flushed as found, not renamed into place
+            sink = stack.enter_context(out_file.open("a", encoding="utf-8"))
+        else:  # renamed into place once every input is scored
+            sink = stack.enter_context(stack.enter_context(atomic_path(out_file)).open("w", encoding="utf-8"))
+
+        def on_alert(alert: dict) -> None:
+            sink.write(json.dumps(alert, separators=(",", ":")) + "\n")
+
+        if follow:
+            stopping = {"now": False}
+
+            def stop_now(signum, frame) -> None:
+                stopping["now"] = True
+
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(sig, stop_now)
+            reports.append(follow_file(scorer, inputs[0], options, on_alert, on_batch=lambda report: sink.flush(),
+                                       idle_exit=idle_exit, stop=lambda: stopping["now"]))
+        else:
+            with _progress(summary) as progress:
+                for path in inputs:
+                    progress.update(progress.task_ids[0], description=f"scoring {path.name}")
+                    reports.append(detect_file(scorer, path, options, on_alert))
+                    progress.advance(progress.task_ids[0])
+        sink.flush()
+    _show_detection(scorer, reports, options, out_file, json_output, summary)
+
+
+def _progress(console: Console):
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                        console=console, transient=True, disable=not console.is_terminal)
+    progress.add_task("scoring", total=None)
+    return progress
+
+
+def _show_detection(scorer, reports: list, options, out_file: Path | None, json_output: bool,
+                    console: Console) -> None:
+    if json_output:
+        console.print_json(json.dumps({
+            "bundle": scorer.id, "backend": scorer.backend, "schema": scorer.schema, "threshold": options.threshold,
+            "alerts": str(out_file), "inputs": [r.to_json() for r in reports]}))
+        return
+    table = Table(title=f"Detection with bundle {scorer.id} ({scorer.schema} schema, {scorer.backend})",
+                  title_justify="left")
+    for column in ("input", "read as", "flows", "flagged", "share", "flagged per class", "flows/s"):
+        table.add_column(column, justify="right" if column in ("flows", "flagged", "share", "flows/s") else "left")
+    for r in reports:
+        flagged = sum(r.flagged.values())
+        share = f"{flagged / r.flows:.1%}" if r.flows else "–"
+        per_class = ", ".join(f"{name} {n:,}" for name, n in r.flagged.items()) or "–"
+        read_as = f"{r.format} (via {r.meter})" if r.meter else r.format
+        table.add_row(Path(r.path).name, read_as, f"{r.flows:,}", f"{flagged:,}", share, per_class, f"{r.flows_per_second:,.0f}")
+    console.print(table)
+    if out_file is not None:
+        console.print(f"alerts: {out_file}")
+    for r in reports:
+        for warning in r.warnings:
+            console.print(f"[yellow]warning[/]: {r.path}: {warning}")
+        if r.evaluation:
+            _show_evaluation(r.evaluation, False, f"Labels in {r.path} against the decided classes "
+                                                  f"({r.unlabeled:,} rows had no class of this task)", console)
+
+
+@app.command()
+def flows(
+    pcap: Annotated[Path, typer.Argument(help="A pcap or pcapng capture.")],
+    out_file: Annotated[Path, typer.Option("--out", help="The flow CSV to write.")],
+    meter: MeterOption = Meter.nfstream,
+    idle_timeout: IdleTimeout = 120,
+    active_timeout: ActiveTimeout = 1800,
+) -> None:
+    """Turn a capture into flow records with a real flow meter (Argus or NFStream)."""
+    from iotids.flowmeter import Timeouts, measure
+    from iotids.sources import read
+
+    if not pcap.is_file():
+        raise IotidsError(f"{pcap}: no such file")
+    measure(pcap, out_file, meter.value, Timeouts(idle_timeout, active_timeout))
+    rows = read(out_file).select("row_id").collect().height
+    out.print(f"{rows:,} flows from {pcap} ({meter.value}) → {out_file}")
+
+
+@app.command()
+def export(
+    bundle_dir: Annotated[Path, typer.Argument(help="Bundle directory from `iotids train`.")],
+    onnx: Annotated[Path, typer.Option("--onnx", help="The ONNX file to write.")],
+) -> None:
+    """Write a bundle's network as ONNX, its preprocessing and classes as metadata."""
+    from iotids.onnx_export import export_onnx
+
+    summary = export_onnx(bundle_dir, onnx)
+    out.print(f"wrote {summary['path']} ({summary['bytes']:,} bytes, opset {summary['opset']}, bundle "
+              f"{summary['bundle_id']}, classes: {', '.join(summary['classes'])})")
+
+
+@app.command()
+def serve(
+    bundle_dir: Annotated[Path, typer.Argument(help="Bundle directory from `iotids train`.")],
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8080,
+    max_body: Annotated[int, typer.Option(min=1, help="Largest request body in bytes (413 above).")] = 4 << 20,
+    max_batch: Annotated[int, typer.Option(min=1, help="Most flows per request (422 above).")] = 10_000,
+    timeout: Annotated[float, typer.Option(min=0.001, help="Seconds of scoring per request (503 after).")] = 10.0,
+    backend: BackendOption = Backend.auto,
+) -> None:
+    """Serve a bundle over HTTP: POST /v1/score, GET /v1/model, GET /healthz, OpenAPI at /docs."""
+    import uvicorn
+
+    from iotids.service import Limits, create_app
+
+    application = create_app(bundle_dir, Limits(max_body, max_batch, timeout), backend.value)
+    out.print(f"serving {bundle_dir} on http://{host}:{port} (OpenAPI at /docs; Ctrl-C stops)")
+    uvicorn.run(application, host=host, port=port, log_level="warning")
