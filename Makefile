@@ -25,10 +25,14 @@ tools:
 
 dev: $(VENV)/.dev-installed
 
-# Generates SYNTHETIC sample files, then runs the whole study on them (`iotids reproduce`).
+# Generates SYNTHETIC sample files, runs the whole study on them (`iotids reproduce`), then
+# scores a SYNTHETIC pcap and conn.log with the study's CNN1D (`iotids detect`).
 demo: install
 	$(BIN)/iotids demo-data $(DEMO)/data --seed 0 --rows 100
 	$(BIN)/iotids reproduce $(DEMO)/data --out $(DEMO)/study --epochs 15 --batch-size 128
+	$(BIN)/iotids demo-data $(DEMO)/traffic --traffic --seed 0 --rows 100
+	$(BIN)/iotids detect $(DEMO)/study/models/iotds2-cnn1d $(DEMO)/traffic/synthetic_capture.pcap \
+		$(DEMO)/traffic/synthetic_conn.log --out $(DEMO)/alerts.jsonl
 
 test: dev tools
 	$(BIN)/ruff check src tests benchmarks

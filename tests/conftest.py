@@ -50,3 +50,32 @@ def run_cli(*args: str | Path, cwd: Path | None = None, timeout: float = 120) ->
 @pytest.fixture
 def cli():
     return run_cli
+
+
+@pytest.fixture(scope="session")
+def traffic_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SYNTHETIC pcap and unlabelled conn.log (iotids.synthetic_traffic)."""
+    from iotids.synthetic_traffic import write_traffic
+
+    out = tmp_path_factory.mktemp("traffic")
+    write_traffic(out, seed=3, rows=40)
+    return out
+
+
+@pytest.fixture(scope="session")
+def common_bundle(synthetic_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A CNN1D bundle on the common schema, trained briefly on the SYNTHETIC files."""
+    from bundles import train_bundle
+    from iotids.build import BuildOptions
+
+    return train_bundle(synthetic_dir, tmp_path_factory.mktemp("common"), BuildOptions(schema="common"), 3)
+
+
+@pytest.fixture(scope="session")
+def real_common_bundle(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A CNN1D bundle on the common schema, trained on the real IoT-23 conn.logs."""
+    from bundles import train_bundle
+    from iotids.build import BuildOptions
+
+    return train_bundle(shared_data / "iot23", tmp_path_factory.mktemp("real-common"),
+                        BuildOptions(schema="common"), 2)

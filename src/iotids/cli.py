@@ -501,11 +501,18 @@ def demo_data(
     out_dir: Annotated[Path, typer.Argument(help="Directory for the synthetic files.")],
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     rows: Annotated[int, typer.Option(min=1, help="Flows per source label and file.")] = 200,
+    traffic: Annotated[bool, typer.Option("--traffic", help="Instead: a synthetic pcap and an unlabelled "
+                                                            "conn.log, for trying `iotids detect`.")] = False,
 ) -> None:
     """Write SYNTHETIC sample files in every native format (named synthetic_*)."""
-    from iotids.synthetic import generate
+    if traffic:
+        from iotids.synthetic_traffic import write_traffic
 
-    files = generate(out_dir, seed=seed, rows=rows)
+        files = write_traffic(out_dir, seed=seed, rows=rows)
+    else:
+        from iotids.synthetic import generate
+
+        files = generate(out_dir, seed=seed, rows=rows)
     out.print(f"wrote {len(files)} [yellow]synthetic[/] sample files under {out_dir} (seed {seed})")
 
 

@@ -127,15 +127,17 @@ def _show_detection(scorer, reports: list, options, out_file: Path | None, json_
         return
     table = Table(title=f"Detection with bundle {scorer.id} ({scorer.schema} schema, {scorer.backend})",
                   title_justify="left")
-    for column in ("input", "read as", "flows", "flagged", "share", "flagged per class", "flows/s"):
-        table.add_column(column, justify="right" if column in ("flows", "flagged", "share", "flows/s") else "left")
+    for column in ("input", "read as", "flows", "flagged", "share", "flows/s"):
+        table.add_column(column, justify="left" if column in ("input", "read as") else "right")
     for r in reports:
         flagged = sum(r.flagged.values())
         share = f"{flagged / r.flows:.1%}" if r.flows else "–"
-        per_class = ", ".join(f"{name} {n:,}" for name, n in r.flagged.items()) or "–"
         read_as = f"{r.format} (via {r.meter})" if r.meter else r.format
-        table.add_row(Path(r.path).name, read_as, f"{r.flows:,}", f"{flagged:,}", share, per_class, f"{r.flows_per_second:,.0f}")
+        table.add_row(Path(r.path).name, read_as, f"{r.flows:,}", f"{flagged:,}", share, f"{r.flows_per_second:,.0f}")
     console.print(table)
+    for r in reports:
+        if r.flagged:
+            console.print(f"flagged in {Path(r.path).name}: " + ", ".join(f"{c} {n:,}" for c, n in r.flagged.items()))
     if out_file is not None:
         console.print(f"alerts: {out_file}")
     for r in reports:

@@ -89,6 +89,7 @@ class Scorer:
         if backend not in BACKENDS:
             raise IotidsError(f"unknown backend {backend!r}; choose one of: {', '.join(BACKENDS)}")
         self.bundle = load_bundle(bundle_dir)
+        self.bundle_dir = Path(bundle_dir)
         self.id = bundle_id(bundle_dir)
         task = self.bundle.meta.get("task") or {}
         self.schema = task.get("schema") or "seed"
@@ -122,6 +123,9 @@ class Scorer:
                 if family in families or any((family, b) in SEED_ADAPTERS for b in families)]
 
     def check(self, layout: Layout) -> None:
+        if self.schema == "seed" and not self.trained_on:
+            raise InputError(self.bundle_dir, "this seed-schema bundle does not name the formats it was trained "
+                                              "on (made by an older iotids); train it again")
         fits = self.fitting_formats()
         if layout.format not in fits:
             trained = f"trained on {', '.join(self.trained_on)}" if self.trained_on else "from an older iotids"
