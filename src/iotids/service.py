@@ -15,7 +15,6 @@ flows, a wrong type or a missing column gets 422; scoring longer than
 """
 
 import asyncio
-import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -60,6 +59,7 @@ def create_app(bundle_dir: str | Path, limits: Limits = Limits(), backend: str =
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import JSONResponse
     from pydantic import BaseModel, ConfigDict, Field, create_model
+    from starlette.exceptions import HTTPException as StarletteHTTPException
 
     scorer = Scorer(bundle_dir, backend)
     columns = input_columns(scorer)
@@ -85,30 +85,9 @@ def create_app(bundle_dir: str | Path, limits: Limits = Limits(), backend: str =
         bundle: str
         results: list[Result]
 
-    app = FastAPI(title="iotids", version=__version__,
+    # FastAPI's own cap answers 413 from the Content-Length, or while a body without one streams in.
+    app = FastAPI(title="iotids", version=__version__, max_body_size=limits.max_body,
                   description=f"Scores IoT flows with bundle {scorer.id} ({scorer.schema} schema).")
-
-    @app.middleware("http")
-    async def cap_body(request: Request, call_next):
-        declared = request.headers.get("content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > limits.max_body):
-            return _too_large(limits)
-        received = 0
-        receive = request._receive
-
-        async def counted():
-            nonlocal received
-            message = await receive()
-            received += len(message.get("body", b""))
-            if received > limits.max_body:
-                raise _BodyTooLarge
-            return message
-
-        request._receive = counted
-        try:
-            return await call_next(request)
-        except _BodyTooLarge:
-            return _too_large(limits)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError):
@@ -117,6 +96,11 @@ def create_app(bundle_dir: str | Path, limits: Limits = Limits(), backend: str =
         problems = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
                     for e in exc.errors()[:MAX_PROBLEMS]]
         return JSONResponse({"detail": problems, "problems": len(exc.errors())}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        detail = f"request body larger than {limits.max_body} bytes" if exc.status_code == 413 else exc.detail
+        return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(Exception)
     async def internal(request: Request, exc: Exception):
@@ -146,17 +130,3 @@ def create_app(bundle_dir: str | Path, limits: Limits = Limits(), backend: str =
         return {"bundle": scorer.id, "results": results}
 
     return app
-
-
-class _BodyTooLarge(Exception):
-    pass
-
-
-def _too_large(limits: Limits):
-    from fastapi.responses import JSONResponse
-
-    return JSONResponse({"detail": f"request body larger than {limits.max_body} bytes"}, status_code=413)
-
-
-def openapi_document(bundle_dir: str | Path) -> str:
-    return json.dumps(create_app(bundle_dir).openapi())
