@@ -44,6 +44,7 @@ lint: dev
 bench: dev
 	$(BIN)/python benchmarks/ingest.py $(if $(QUICK),--quick,)
 	$(BIN)/python benchmarks/train.py $(if $(QUICK),--quick,)
+	$(BIN)/python benchmarks/score.py $(if $(QUICK),--quick,)
 
 clean:
 	rm -rf $(DEMO) .pytest_cache benchmarks/work

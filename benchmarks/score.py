@@ -1,0 +1,187 @@
+"""Scoring speed: torch vs onnxruntime, `iotids detect` end to end, and the HTTP service.
+
+All inputs are SYNTHETIC (iotids' own generator); a common-schema CNN1D is
+trained for one epoch on them first (scoring speed does not depend on how
+well a model learnt). Measured in one run on this machine:
+
+  score.torch_flows_per_s.b{1,64,8192}   the network alone, torch (inference mode)
+  score.onnx_flows_per_s.b{1,64,8192}    the same in onnxruntime
+  score.onnx_vs_torch.b{1,64,8192}       ratio of the two
+  score.detect_flows_per_s.{torch,onnx}  `iotids detect` on a synthetic conn.log (reading, features, model, alerts)
+  score.detect_peak_rss_mb.{1x,4x}       peak RSS of that run, and with 4× the rows (flat = streaming)
+  service.p50_ms, service.p99_ms         POST /v1/score with 1,000 flows, one keep-alive connection on loopback
+  service.vs_in_process                  p50 ÷ the same scoring called in-process (the HTTP + JSON overhead)
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from report import report
+
+WORK = Path(__file__).resolve().parent / "work" / "score"
+
+
+def timed(run, repeats: int) -> float:
+    run()
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def make_bundle(rows: int) -> Path:
+    from iotids.build import BuildOptions, build
+    from iotids.ingest import ingest
+    from iotids.synthetic import generate
+    from iotids.train import TrainConfig, train
+
+    if WORK.exists():
+        shutil.rmtree(WORK)
+    generate(WORK / "data", seed=1, rows=rows)
+    ingest([WORK / "data"], WORK / "flows", workers=1)
+    build(WORK / "flows", WORK / "task", BuildOptions(schema="common"))
+    train(WORK / "task", WORK / "bundle", TrainConfig(model="cnn1d", epochs=1, batch_size=256))
+    return WORK / "bundle"
+
+
+def network_speed(bundle: Path, quick: bool) -> dict:
+    from iotids.bundle import load_bundle
+    from iotids.onnx_export import OnnxModel
+
+    model = load_bundle(bundle).model.eval()
+    session = OnnxModel(model)
+    results = {}
+    for batch in (1, 64, 8192):
+        total = 2048 if batch == 1 else (16_384 if quick else 65_536)
+        x = (torch.rand(total, 64) * 2 - 1).numpy()
+        batches = [x[i:i + batch] for i in range(0, total, batch)]
+
+        def run_torch(batches=batches):
+            with torch.inference_mode():
+                for b in batches:
+                    model(torch.from_numpy(b))
+
+        def run_onnx(batches=batches):
+            for b in batches:
+                session.logits(b)
+
+        ours_torch = total / timed(run_torch, 2)
+        ours_onnx = total / timed(run_onnx, 2)
+        results[f"score.torch_flows_per_s.b{batch}"] = round(ours_torch)
+        results[f"score.onnx_flows_per_s.b{batch}"] = round(ours_onnx)
+        results[f"score.onnx_vs_torch.b{batch}"] = round(ours_onnx / ours_torch, 2)
+    return results
+
+
+def conn_log(rows_per_label: int, name: str) -> Path:
+    from iotids.synthetic_traffic import write_traffic
+
+    return write_traffic(WORK / name, seed=2, rows=rows_per_label)[1]
+
+
+def detect_run(bundle: Path, log: Path, backend: str) -> float:
+    """Flows/s that one `iotids detect` process reports in its summary."""
+    done = subprocess.run([sys.executable, "-m", "iotids", "detect", str(bundle), str(log), "--out",
+                           str(WORK / f"alerts-{backend}.jsonl"), "--json", "--backend", backend],
+                          capture_output=True, text=True)
+    if done.returncode:
+        raise SystemExit(done.stderr)
+    return json.loads(done.stdout)["inputs"][0]["flows_per_second"]
+
+
+def detect_speed(bundle: Path, quick: bool) -> dict:
+    per_label = 2_000 if quick else 12_500  # 16 labels: 32k or 200k flows
+    small, large = conn_log(per_label, "1x"), conn_log(4 * per_label, "4x")
+    results = {"score.detect_rows.1x": 16 * per_label}
+    for backend in ("torch", "onnx"):
+        results[f"score.detect_flows_per_s.{backend}"] = round(detect_run(bundle, small, backend))
+    # RUSAGE_CHILDREN keeps the largest child so far: measure the small run first, in fresh interpreters.
+    for size, log in (("1x", small), ("4x", large)):
+        code = ("import resource, subprocess, sys; subprocess.run([sys.executable, '-m', 'iotids', 'detect', "
+                f"{str(bundle)!r}, {str(log)!r}, '--out', {str(WORK / 'rss.jsonl')!r}, '--json'], check=True, "
+                "capture_output=True); print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+        peak = int(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
+        results[f"score.detect_peak_rss_mb.{size}"] = round(peak / 1024)
+    return results
+
+
+def service_latency(bundle: Path, quick: bool) -> dict:
+    from iotids.detect import Scorer
+    from iotids.schema import common_features
+    from iotids.service import input_columns, score_rows
+    from iotids.sources import read
+
+    flows = read(conn_log(100, "service")).select(common_features("zeek-conn")).head(1000).collect().to_dicts()
+    body = json.dumps({"flows": flows}).encode()
+    scorer = Scorer(bundle)
+    columns = input_columns(scorer)
+    in_process = timed(lambda: score_rows(scorer, columns, flows), 5)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-m", "iotids", "serve", str(bundle), "--port", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        connection = _connect(port, server)
+        latencies = []
+        for _ in range(50 if quick else 300):
+            start = time.perf_counter()
+            connection.request("POST", "/v1/score", body, {"content-type": "application/json"})
+            answer = connection.getresponse()
+            answer.read()
+            if answer.status != 200:
+                raise SystemExit(f"service answered {answer.status}")
+            latencies.append(time.perf_counter() - start)
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+    p50, p99 = np.percentile(latencies[5:], [50, 99]) * 1000
+    return {"service.flows_per_request": len(flows), "service.requests": len(latencies) - 5,
+            "service.p50_ms": round(float(p50), 1), "service.p99_ms": round(float(p99), 1),
+            "service.in_process_ms": round(in_process * 1000, 1),
+            "service.vs_in_process": round(float(p50) / (in_process * 1000), 2)}
+
+
+def _connect(port: int, server: subprocess.Popen) -> http.client.HTTPConnection:
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            connection.request("GET", "/healthz")
+            connection.getresponse().read()
+            return connection
+        except OSError:
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"the service did not start: {server.stderr.read().decode()[-500:]}") from None
+            time.sleep(0.2)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer rows and requests")
+    args = parser.parse_args()
+    bundle = make_bundle(40 if args.quick else 150)
+    results: dict[str, object] = {"score.input": "SYNTHETIC (iotids.synthetic, iotids.synthetic_traffic)",
+                                  "score.threads": torch.get_num_threads()}
+    results |= network_speed(bundle, args.quick)
+    results |= detect_speed(bundle, args.quick)
+    results |= service_latency(bundle, args.quick)
+    report(results)
+
+
+if __name__ == "__main__":
+    main()
