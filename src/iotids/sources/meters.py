@@ -48,7 +48,7 @@ ARGUS_NEEDED = ("stime", "proto", "saddr", "sport", "daddr", "dport", "state", "
 _ARGUS_TEXT = {"flgs", "proto", "saddr", "dir", "daddr", "state", "srcid", "smac", "dmac",
                "soui", "doui", "sco", "dco"}
 _ARGUS_INTS = {"pkts", "bytes", "seq", "spkts", "dpkts", "sbytes", "dbytes"}
-_PROTO_NAMES = {"1": "icmp", "2": "igmp", "6": "tcp", "17": "udp", "58": "ipv6-icmp"}
+_PROTO_NAMES = {"1": "icmp", "2": "igmp", "6": "tcp", "17": "udp", "58": "ipv6-icmp", "2054": "arp"}  # 2054: ethertype
 
 NFSTREAM_NEEDED = ("src_ip", "src_port", "dst_ip", "dst_port", "protocol", "bidirectional_first_seen_ms",
                    "bidirectional_duration_ms", "src2dst_packets", "dst2src_packets", "src2dst_bytes",
