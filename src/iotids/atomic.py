@@ -34,6 +34,15 @@ def atomic_path(final: Path) -> Iterator[Path]:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
+def sweep(folder: Path) -> None:
+    """Remove the temporary directories a killed run left in ``folder`` (SIGKILL
+    skips every clean-up). Call only where no other run writes at the same time."""
+    if folder.is_dir():
+        for stale in folder.glob(".*.part"):
+            if stale.is_dir():
+                shutil.rmtree(stale, ignore_errors=True)
+
+
 def write_json(final: Path, document: Any) -> None:
     """Write ``document`` as indented JSON, atomically."""
     with atomic_path(final) as tmp:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 from collections import Counter
 from enum import StrEnum
@@ -521,6 +522,9 @@ from iotids import cli_traffic  # noqa: E402,F401
 
 
 def main() -> None:
+    # SIGTERM ends the run like Ctrl-C does: through the clean-up code (temporary
+    # outputs removed), with the conventional exit status 143.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     # Typer reports usage errors itself (exit 2); our own errors are one line.
     try:
         app()

@@ -21,7 +21,7 @@ import polars as pl
 import pyarrow.parquet as pq
 
 from iotids import __version__
-from iotids.atomic import atomic_path, write_json
+from iotids.atomic import atomic_path, sweep, write_json
 from iotids.errors import InputError, IotidsError, UnknownFormatError
 from iotids.labels import UnmappedLabelsError, class_counts
 from iotids.sources import Layout, diagnose, scan, sniff
@@ -197,6 +197,7 @@ def ingest(
     if on_start:
         on_start(layouts)
     out.mkdir(parents=True, exist_ok=True)
+    sweep(out)
     targets = [out / name for name in output_names(layouts)]
 
     def run(job: tuple[Layout, Path]) -> IngestedFile:

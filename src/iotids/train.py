@@ -5,9 +5,9 @@ Runs alone or under ``torchrun --nproc-per-node N`` (DDP; gloo on CPU, nccl
 on GPU): each process takes its share of every epoch's permutation, rank 0
 writes the checkpoint and the bundle.
 
-Resumability without pickles: after every epoch ``OUT/checkpoint/`` holds the
-model, the best model and the optimizer state as safetensors plus a JSON
-state. The epoch's permutation and dropout draws are seeded from (seed,
+Resumability without pickles: after every epoch ``OUT/checkpoint/state.safetensors``
+holds the model, the best model and the optimizer state, with the JSON state
+(epoch, history, configuration) in its metadata. The epoch's permutation and dropout draws are seeded from (seed,
 epoch), so a resumed run continues exactly as an uninterrupted one would.
 """
 
@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from iotids.atomic import atomic_path, write_json
+from iotids.atomic import atomic_path, sweep
 from iotids.bundle import save_bundle
 from iotids.errors import InputError, IotidsError
 from iotids.evaluate import macro_f1
@@ -246,6 +246,9 @@ def _train(task_dir, out: Path, config: TrainConfig, on_epoch, dist: _Distribute
     weights = _class_weights(train_split.y, len(classes)).to(dist.device) if config.class_weights else None
     state = {"epoch": 0, "best_f1": -1.0, "best_epoch": 0, "history": []}
     best_state = {k: v.clone() for k, v in model.state_dict().items()}
+    if dist.main:
+        for folder in (out, out / CHECKPOINT):
+            sweep(folder)
     resumed = _load_checkpoint(out, config, model, optimizer)
     if resumed is not None:
         state, best_state = resumed
@@ -375,22 +378,27 @@ def _save_checkpoint(out: Path, config: TrainConfig, model: nn.Module, optimizer
     tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     tensors |= {f"best.{k}": v.detach().cpu().contiguous() for k, v in best_state.items()}
     tensors |= _optimizer_tensors(optimizer)
+    # One file, renamed into place: a run killed at any moment leaves the
+    # previous epoch's checkpoint or this one, never weights of one epoch
+    # beside the counters of another.
+    document = json.dumps({"format_version": 1, "config": asdict(config), **state})
     with atomic_path(folder / "state.safetensors") as tmp:
-        save_file(tensors, str(tmp))
-    write_json(folder / "state.json", {"format_version": 1, "config": asdict(config), **state})
+        save_file(tensors, str(tmp), metadata={"state": document})
 
 
 def _load_checkpoint(out: Path, config: TrainConfig, model: nn.Module, optimizer):
     """Restore an interrupted run with the same configuration, if there is one."""
+    from safetensors import SafetensorError, safe_open
     from safetensors.torch import load_file
 
     folder = out / CHECKPOINT
-    if not (folder / "state.json").exists():
+    if not (folder / "state.safetensors").exists():
         return None
     try:
-        state = json.loads((folder / "state.json").read_text())
+        with safe_open(str(folder / "state.safetensors"), "pt") as handle:
+            state = json.loads((handle.metadata() or {})["state"])
         tensors = load_file(str(folder / "state.safetensors"))
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, KeyError, SafetensorError) as exc:
         raise InputError(folder, f"unreadable checkpoint ({exc}); remove it to start afresh") from None
     if state.get("config") != asdict(config):
         raise IotidsError(f"{folder}: a checkpoint of a different configuration exists; "
