@@ -12,9 +12,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from iotids.errors import IotidsError
+from iotids.flowmeter import METERS, measure
 from iotids.ingest import ingest_file
 from iotids.sources import sniff
 from iotids.synthetic import generate
+from iotids.synthetic_traffic import write_traffic
 
 FILES = [
     "synthetic_botiot_per_attack.csv",
@@ -25,8 +27,11 @@ FILES = [
     "synthetic_normal.csv",
     "synthetic_iot23/CTU-IoT-Synthetic-Capture-1-1/bro/conn.log.labeled",
     "synthetic_iot23/CTU-IoT-Synthetic-Capture-2-1/bro/conn.log.labeled",
+    "argus.csv",  # from the synthetic capture, by `ra`
+    "nfstream.csv",  # from the synthetic capture, by NFStream
 ]
-# Per format; 8 formats × 60 = 480 mutated files per run. Raise it for a long hunt.
+# Per format; 10 formats × 60 = 600 mutated files per run, and a quarter as many
+# mutated captures (each runs a flow meter). Raise it for a long hunt.
 EXAMPLES = int(os.environ.get("IOTIDS_FUZZ_EXAMPLES", "60"))
 
 
@@ -34,7 +39,10 @@ EXAMPLES = int(os.environ.get("IOTIDS_FUZZ_EXAMPLES", "60"))
 def originals(tmp_path_factory) -> dict[str, bytes]:
     folder = tmp_path_factory.mktemp("fuzz_src")
     generate(folder, seed=11, rows=4)
-    return {name: (folder / name).read_bytes() for name in FILES}
+    capture = write_traffic(folder, seed=11, rows=2)[0]
+    for meter in METERS:
+        measure(capture, folder / f"{meter}.csv", meter)
+    return {name: (folder / name).read_bytes() for name in FILES} | {"capture.pcap": capture.read_bytes()}
 
 
 mutation = st.one_of(
@@ -92,3 +100,27 @@ def test_mutations_parse_or_fail_cleanly(name, originals, tmp_path_factory):
 
     check()
     assert sum(outcomes.values()) >= EXAMPLES  # the mutations really ran
+
+
+def test_mutated_captures_measure_or_fail_cleanly(originals, tmp_path_factory):
+    work = tmp_path_factory.mktemp("fuzz_pcap")
+    outcomes = {"measured": 0, "refused": 0}
+
+    @settings(max_examples=max(EXAMPLES // 4, 5), deadline=None, derandomize=True,
+              suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+    @given(steps=st.lists(mutation, min_size=1, max_size=2))
+    def check(steps):
+        shutil.rmtree(work / "case", ignore_errors=True)
+        target = work / "case" / "capture.pcap"
+        target.parent.mkdir(parents=True)
+        target.write_bytes(mutate(originals["capture.pcap"], steps))
+        flows = work / "case" / "flows.csv"
+        try:
+            measure(target, flows, "nfstream")
+            outcomes["measured"] += 1
+        except IotidsError:
+            outcomes["refused"] += 1
+            assert not flows.exists()
+
+    check()
+    assert sum(outcomes.values()) >= max(EXAMPLES // 4, 5)
