@@ -131,3 +131,48 @@ def test_leave_one_capture_out(study, tmp_path):
     for side in ("train", "val"):
         assert "CTU-IoT-Synthetic-Capture-2-1" not in set(pl.read_parquet(split / f"{side}.parquet")["capture"])
     assert "Leave one IoT-23 capture out" in (tmp_path / "out" / "report.md").read_text()
+
+
+def test_grouped_and_leave_one_dataset_out_protocols(study, tmp_path):
+    data, _, _, _, _ = study
+    config = StudyConfig(models=("cnn1d",), epochs=1, batch_size=64, scratch=False,
+                         protocols=("study", "grouped", "leave-one-dataset-out"))
+    results = reproduce(data, tmp_path / "out", config)
+    grouped = results["protocols"]["grouped"]
+    assert set(grouped["models"]) == {"cnn1d", "lightgbm"}
+    cnn = grouped["models"]["cnn1d"]
+    assert cnn["ci95_groups"]["groups"] >= 2 and len(cnn["ci95_groups"]["macro_f1"]) == 2
+    manifest = json.loads((tmp_path / "out" / "tasks" / "protocol-grouped" / "manifest.json").read_text())
+    assert manifest["split"] == "grouped"  # grouped splits are tested in test_build
+
+    lodo = results["protocols"]["leave-one-dataset-out"]["folds"]
+    assert set(lodo) == {"botiot", "iot23", "iotid20", "mqtt"}
+    for source, fold in lodo.items():
+        manifest = json.loads((tmp_path / "out" / "tasks" / f"lodo-{source}" / "manifest.json").read_text())
+        assert manifest["schema"] == "common" and manifest["holdout"] == f"source:{source}"
+        test_sources = set(pl.read_parquet(tmp_path / "out" / "tasks" / f"lodo-{source}" / "test.parquet")["source"])
+        assert test_sources == {source}
+        assert "Normal" in fold["only_classes"]  # every source has benign traffic
+        for result in fold["models"].values():
+            assert set(result["report"]) <= set(fold["only_classes"]) | set(manifest["classes"])
+            assert result["rows"] + result["rows_left_out"] == fold["test_rows"]
+    report = (tmp_path / "out" / "report.md").read_text()
+    assert "IoT-DS-2 under each evaluation protocol" in report and "leave-one-dataset-out" in report
+    with pytest.raises(IotidsError, match="protocols must be among"):
+        StudyConfig(protocols=("magic",)).check()
+
+
+def test_group_bootstrap_is_wider_than_row_bootstrap():
+    import numpy as np
+
+    from iotids.evaluate import bootstrap_ci, bootstrap_ci_groups
+
+    rng = np.random.default_rng(0)
+    groups = np.repeat(np.arange(6), 500)
+    y_true = rng.integers(0, 2, len(groups))
+    good = np.isin(groups, [0, 1, 2])  # half the captures are easy, half are guesses
+    y_pred = np.where(good, y_true, rng.integers(0, 2, len(groups)))
+    rows, captures = bootstrap_ci(y_true, y_pred, 2), bootstrap_ci_groups(y_true, y_pred, groups, 2)
+    width = lambda ci: ci["accuracy"][1] - ci["accuracy"][0]  # noqa: E731
+    assert captures["groups"] == 6 and width(captures) > 2 * width(rows)
+    assert bootstrap_ci_groups(y_true, y_pred, np.zeros(len(groups)), 2) == {"groups": 1}

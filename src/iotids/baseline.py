@@ -10,12 +10,13 @@ from pathlib import Path
 import numpy as np
 
 from iotids.atomic import atomic_path
-from iotids.evaluate import evaluate_predictions
+from iotids.evaluate import evaluate_split
 
 
 def run_baseline(task_dir: str | Path, split: str = "test", *, rounds: int = 200, seed: int = 0,
-                 out: Path | None = None) -> dict:
-    """Train on train, stop early on val, evaluate on ``split``.
+                 out: Path | None = None, only_classes: list[str] | None = None, group_ci: bool = False) -> dict:
+    """Train on train, stop early on val, evaluate on ``split`` (``only_classes``
+    and ``group_ci`` as for ``evaluate_bundle``).
 
     The fitted model can be saved as LightGBM's own text format (never a pickle).
     """
@@ -43,7 +44,7 @@ def run_baseline(task_dir: str | Path, split: str = "test", *, rounds: int = 200
     scores = booster.predict(test.x.numpy(), num_iteration=booster.best_iteration or None)
     predict_seconds = time.perf_counter() - started
     predicted = (scores > 0.5).astype(np.int64) if binary else np.asarray(scores).argmax(1)
-    result = evaluate_predictions(test.y.numpy(), predicted, classes)
+    result = evaluate_split(test.y.numpy(), predicted, classes, task_dir, split, only_classes, group_ci)
     result |= {
         "split": split, "model": "lightgbm", "synthetic": bool(data.manifest.get("synthetic")),
         "train_seconds": round(train_seconds, 2), "rounds": booster.current_iteration(),

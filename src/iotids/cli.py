@@ -145,7 +145,8 @@ def build_task(
     split: Annotated[Split, typer.Option(help="random: stratified, as in the study; "
                                               "grouped: no capture (or time block) on two sides; "
                                               "holdout: --holdout CAPTURE is the test split.")] = Split.random,
-    holdout: Annotated[str | None, typer.Option(help="With --split holdout: the capture left out for testing.")]
+    holdout: Annotated[str | None, typer.Option(help="With --split holdout: the capture left out for testing, "
+                                                     "or source:NAME for a whole source dataset.")]
     = None,
     dedup: Annotated[bool, typer.Option("--dedup/--no-dedup", help="Drop duplicate rows before splitting.")] = False,
     seed: Annotated[int, typer.Option(help="Random seed (split, RFE).")] = 0,
@@ -356,7 +357,12 @@ def reproduce(
                                                           "class-weights,focal,balanced,thresholds.")] = None,
     leave_one_capture_out: Annotated[bool, typer.Option("--leave-one-capture-out", help="Also test the first "
                                                         "model and LightGBM on each IoT-23 capture held out in "
-                                                        "turn.")] = False,
+                                                        "turn (same as --protocol leave-one-capture-out).")]
+    = False,
+    protocol: Annotated[str | None, typer.Option(help="Evaluation protocols shown beside the study's, comma-"
+                                                      "separated: study, grouped, leave-one-capture-out, "
+                                                      "leave-one-dataset-out (each trains the first model and "
+                                                      "LightGBM).")] = None,
 ) -> None:
     """The whole study: ingest, build, train, evaluate, transfer ×3, baseline, report."""
     from dataclasses import replace
@@ -370,7 +376,8 @@ def reproduce(
                  "epochs": epochs, "batch_size": batch_size, "seed": seed,
                  "weak_class_variants": tuple(v.strip() for v in weak_classes.split(",") if v.strip())
                  if weak_classes else None,
-                 "leave_one_capture_out": True if leave_one_capture_out else None}
+                 "leave_one_capture_out": True if leave_one_capture_out else None,
+                 "protocols": tuple(p.strip() for p in protocol.split(",") if p.strip()) if protocol else None}
     config = replace(config, **{k: v for k, v in overrides.items() if v is not None}).check()
     results = run(data_dir, out_dir, config, log=lambda line: err.print(f"[dim]{line}[/]"))
     table = Table(title="Test-split results (accuracy, macro F1)", title_justify="left")
@@ -383,9 +390,24 @@ def reproduce(
         table.add_row(task, "[dim]not run[/]", "", "", end_section=False)
         err.print(f"[yellow]{task} not run:[/] {reason}")
     out.print(table)
+    _show_protocols(results)
     if results["data"]["synthetic"]:
         out.print(_synthetic_note("results on"))
     out.print(f"report: {(out_dir / 'report.html').resolve()}")
+
+
+def _show_protocols(results: dict) -> None:
+    from iotids.report import protocol_rows
+
+    rows = protocol_rows(results)
+    if not rows:
+        return
+    table = Table(title="IoT-DS-2 under each protocol (test rows; 95% intervals)", title_justify="left")
+    for column in ("protocol", "test data", "model", "rows", "accuracy", "macro F1", "note"):
+        table.add_column(column, justify="right" if column in ("rows", "accuracy", "macro F1") else "left")
+    for row in rows:
+        table.add_row(*row)
+    out.print(table)
 
 
 @app.command("audit")

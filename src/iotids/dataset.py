@@ -197,13 +197,25 @@ def split_random(index: pl.DataFrame, seed: int) -> np.ndarray:
     return split
 
 
-def split_holdout(index: pl.DataFrame, tables: list[FlowTable], capture: str, seed: int) -> np.ndarray:
-    """Leave one capture out: its rows are the test split; the other rows are
-    split train/val per class in the study's 70:10 proportion."""
-    held = {t.index for t in tables if t.meta["capture"] == capture}
+SOURCE_HOLDOUT = "source:"  # a holdout naming a whole source dataset, e.g. "source:botiot"
+
+
+def split_holdout(index: pl.DataFrame, tables: list[FlowTable], holdout: str, seed: int) -> np.ndarray:
+    """Leave one capture (or, as ``source:NAME``, one source dataset) out: its
+    rows are the test split; the other rows are split train/val per class in
+    the study's 70:10 proportion."""
+    if holdout.startswith(SOURCE_HOLDOUT):
+        source = holdout.removeprefix(SOURCE_HOLDOUT)
+        held = {t.index for t in tables if t.source == source}
+        what, known = "source", sorted({t.source for t in tables})
+    else:
+        held = {t.index for t in tables if t.meta["capture"] == holdout}
+        what, known = "capture", sorted({t.meta["capture"] for t in tables})
     if not held:
-        known = sorted({t.meta["capture"] for t in tables})
-        raise IotidsError(f"no flow table of capture {capture!r}; captures: {', '.join(known)}")
+        name = holdout.removeprefix(SOURCE_HOLDOUT)
+        raise IotidsError(f"no flow table of {what} {name!r}; {what}s: {', '.join(known)}")
+    if len(held) == len(tables):
+        raise IotidsError(f"holding out {holdout!r} leaves no rows to train on")
     in_test = np.isin(index["key"].to_numpy() >> ROW_BITS, sorted(held))
     rng = np.random.default_rng(seed)
     labels = index["label"].to_numpy()

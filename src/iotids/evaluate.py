@@ -55,6 +55,27 @@ def bootstrap_ci(y_true: np.ndarray, y_pred: np.ndarray, n: int, rounds: int = 2
             "macro_f1": [round(float(np.percentile(macro, 2.5)), 6), round(float(np.percentile(macro, 97.5)), 6)]}
 
 
+def bootstrap_ci_groups(y_true: np.ndarray, y_pred: np.ndarray, groups: np.ndarray, n: int, rounds: int = 200,
+                        seed: int = 0) -> dict:
+    """95% intervals resampling whole groups (captures) with replacement: rows of
+    one capture are not independent, so this is the honest interval for a
+    grouped split. Wide when there are few groups — as it should be."""
+    y_true, y_pred = np.asarray(y_true, dtype=np.int64), np.asarray(y_pred, dtype=np.int64)
+    names, members = np.unique(np.asarray(groups), return_inverse=True)
+    if len(names) < 2:
+        return {"groups": int(len(names))}
+    rows = [np.flatnonzero(members == g) for g in range(len(names))]
+    rng = np.random.default_rng(seed)
+    accuracy, macro = [], []
+    for _ in range(rounds):
+        pick = np.concatenate([rows[g] for g in rng.integers(0, len(names), len(names))])
+        accuracy.append(float((y_true[pick] == y_pred[pick]).mean()))
+        macro.append(macro_f1(y_true[pick], y_pred[pick], n))
+    return {"rounds": rounds, "groups": int(len(names)),
+            "accuracy": [round(float(np.percentile(accuracy, 2.5)), 6), round(float(np.percentile(accuracy, 97.5)), 6)],
+            "macro_f1": [round(float(np.percentile(macro, 2.5)), 6), round(float(np.percentile(macro, 97.5)), 6)]}
+
+
 def evaluate_predictions(y_true: np.ndarray, y_pred: np.ndarray, classes: list[str]) -> dict:
     """Every table as plain JSON-ready values, with bootstrap 95% intervals."""
     n = len(classes)
@@ -138,8 +159,32 @@ def confusion_png(result: dict, path: Path, title: str) -> Path:
     return path
 
 
-def evaluate_bundle(bundle_dir: str | Path, task_dir: str | Path, split: str = "test") -> dict:
-    """Score a task split with a bundle; the task must have the bundle's features and classes."""
+def evaluate_split(y_true: np.ndarray, predicted: np.ndarray, classes: list[str], task_dir: str | Path,
+                   split: str, only_classes: list[str] | None = None, group_ci: bool = False) -> dict:
+    """``evaluate_predictions`` for a task split, optionally on the rows of some
+    true classes only, optionally with intervals over captures (see evaluate_bundle)."""
+    keep = np.ones(len(y_true), dtype=bool)
+    if only_classes is not None:
+        keep = np.isin(y_true, [classes.index(c) for c in only_classes])
+    result = evaluate_predictions(y_true[keep], predicted[keep], classes)
+    if only_classes is not None:
+        result["only_classes"] = list(only_classes)
+        result["rows_left_out"] = int((~keep).sum())
+    if group_ci:
+        import polars as pl
+
+        groups = pl.read_parquet(Path(task_dir) / f"{split}.parquet", columns=["capture"])["capture"].to_numpy()
+        result["ci95_groups"] = bootstrap_ci_groups(y_true[keep], predicted[keep], groups[keep], len(classes))
+    return result
+
+
+def evaluate_bundle(bundle_dir: str | Path, task_dir: str | Path, split: str = "test",
+                    only_classes: list[str] | None = None, group_ci: bool = False) -> dict:
+    """Score a task split with a bundle; the task must have the bundle's features and classes.
+
+    ``only_classes``: score only the rows of these true classes (a held-out
+    dataset's classes that training also had). ``group_ci``: add 95% intervals
+    that resample captures (``ci95_groups``) besides the row bootstrap."""
     from iotids.bundle import load_bundle
     from iotids.decision import classify
     from iotids.errors import InputError
@@ -157,7 +202,7 @@ def evaluate_bundle(bundle_dir: str | Path, task_dir: str | Path, split: str = "
     decision = bundle.meta.get("decision")
     predicted = classify(predict_logits(bundle.model, rows.x).numpy(), decision) if len(rows.y) \
         else np.empty(0, np.int64)
-    result = evaluate_predictions(rows.y.numpy(), predicted, bundle.classes)
+    result = evaluate_split(rows.y.numpy(), predicted, bundle.classes, task_dir, split, only_classes, group_ci)
     result["split"] = split
     result["synthetic"] = bool(data.manifest.get("synthetic"))
     result["model"] = bundle.meta["architecture"]["name"]

@@ -65,6 +65,60 @@ def _summary_rows(results: dict) -> list[list[str]]:
     return rows
 
 
+PROTOCOL_HEADER = ["protocol", "test data", "model", "rows", "accuracy", "macro F1", "note"]
+
+
+def _with_ci(result: dict, metric: str) -> str:
+    """The metric and its 95% interval: over groups when there is one, else over rows."""
+    groups = result.get("ci95_groups", {})
+    ci = groups.get(metric) or result.get("ci95", {}).get(metric)
+    return f"{result[metric]:.4f}" + (f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else "")
+
+
+def _interval_note(result: dict) -> str:
+    groups = result.get("ci95_groups", {})
+    if groups.get("macro_f1"):
+        return f"intervals over {groups['groups']} captures"
+    if "groups" in groups:
+        return f"{groups['groups']} capture: no interval over captures; rows resampled"
+    return "intervals over test rows"
+
+
+def protocol_rows(results: dict) -> list[list[str]]:
+    """IoT-DS-2 under every protocol that ran, the published study first."""
+    if "iotds2" not in results.get("tasks", {}):
+        return []
+    study = STUDY["iotds2"]
+    rows = [["study (published)", "the study's random split", "CNN1D", "", f"{study['accuracy']:.4f}",
+             f"{study['macro_f1']:.2f}", "published numbers"]]
+    main = "grouped" if results["config"]["split"] == "grouped" else "study (random split)"
+    main_data = "whole captures unseen in training" if main == "grouped" else "random 20% of rows"
+    for model, r in results["tasks"]["iotds2"].items():
+        rows.append([main, main_data, model, f"{r['rows']:,}", _with_ci(r, "accuracy"), _with_ci(r, "macro_f1"),
+                     _interval_note(r)])
+    extra = results.get("protocols", {})
+    for model, r in extra.get("grouped", {}).get("models", {}).items():
+        rows.append(["grouped", "whole captures unseen in training", model, f"{r['rows']:,}",
+                     _with_ci(r, "accuracy"), _with_ci(r, "macro_f1"), _interval_note(r)])
+    for capture, fold in (results.get("leave_one_capture_out") or {}).items():
+        for model, r in fold["models"].items():
+            rows.append(["leave-one-capture-out", capture, model, f"{r['rows']:,}", _with_ci(r, "accuracy"),
+                         _with_ci(r, "macro_f1"), _interval_note(r)])
+    lodo = extra.get("leave-one-dataset-out", {})
+    if lodo.get("not_run"):
+        rows.append(["leave-one-dataset-out", "", "", "", "", "", f"not run: {lodo['not_run']}"])
+    for source, fold in lodo.get("folds", {}).items():
+        shared = ", ".join(fold.get("only_classes") or []) or "none"
+        if fold.get("not_run"):
+            rows.append(["leave-one-dataset-out", f"{source} (shared classes: {shared})", "", "", "", "",
+                         f"not run: {fold['not_run']}"])
+        for model, r in fold["models"].items():
+            rows.append(["leave-one-dataset-out", f"{source} (shared classes: {shared})", model, f"{r['rows']:,}",
+                         _with_ci(r, "accuracy"), _with_ci(r, "macro_f1"),
+                         f"common schema; {r.get('rows_left_out', 0):,} rows of other classes left out"])
+    return rows
+
+
 def _macro_ci(result: dict) -> str:
     ci = result.get("ci95", {}).get("macro_f1")
     return f"{result['macro_f1']:.3f}" + (f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else "")
@@ -114,6 +168,14 @@ def _markdown(results: dict, charts: dict[str, str]) -> str:
             if r.get("confusion_png"):
                 lines += ["", f"![confusion matrix]({r['confusion_png']})"]
             lines.append("")
+    protocols = protocol_rows(results)
+    if len(protocols) > 1:
+        lines += ["## IoT-DS-2 under each evaluation protocol (test split; accuracy and macro F1 with 95% intervals)",
+                  "", "| " + " | ".join(PROTOCOL_HEADER) + " |", "|" + "---|" * len(PROTOCOL_HEADER)]
+        lines += ["| " + " | ".join(row) + " |" for row in protocols]
+        lines += ["", "study: the study's random split; grouped: whole captures (or time blocks of them) on one "
+                  "side only; leave-one-capture-out: each IoT-23 capture in turn; leave-one-dataset-out: the "
+                  "common schema, each source dataset in turn, scored on the classes the others also have.", ""]
     loco = results.get("leave_one_capture_out")
     if loco:
         lines += ["## Leave one IoT-23 capture out (IoT-DS-2; each capture in turn is the test split)", "",
@@ -178,6 +240,10 @@ def _html(results: dict, charts: dict[str, str]) -> str:
                                  "FN"], rows))
             if r.get("confusion_png"):
                 parts.append(f"<img src='{e(r['confusion_png'])}' alt='confusion matrix' style='max-width:520px'>")
+    protocols = protocol_rows(results)
+    if len(protocols) > 1:
+        parts.append("<h2>IoT-DS-2 under each evaluation protocol (test split; 95% intervals)</h2>")
+        parts.append(_table(PROTOCOL_HEADER, protocols))
     loco = results.get("leave_one_capture_out")
     if loco:
         parts.append("<h2>Leave one IoT-23 capture out (IoT-DS-2; each capture in turn is the test split)</h2>")

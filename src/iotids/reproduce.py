@@ -44,6 +44,7 @@ WEAK_CLASS_VARIANTS: dict[str, dict] = {
     "balanced": {"sampling": "balanced"},
     "thresholds": {"tune_thresholds": True},
 }
+PROTOCOLS = ("study", "grouped", "leave-one-capture-out", "leave-one-dataset-out")
 EXPECTED_FILES = {
     "iotds2": "BoT-IoT CSVs, IoTID20 'IoT Network Intrusion Dataset.csv', MQTT-IoT-IDS2020 biflow_*.csv "
               "or IoT-23 conn.log.labeled",
@@ -69,10 +70,23 @@ class StudyConfig:
     # Rare-class variants of the first model on IoT-DS-2, compared with it class by class:
     # any of class-weights, focal, balanced, thresholds.
     weak_class_variants: tuple[str, ...] = ()
-    # Protocol: also train the first model and LightGBM once per IoT-23 capture, testing on that capture.
+    # Evaluation protocols run besides the main one (the study's: random split), each
+    # training the first model and LightGBM: grouped, leave-one-capture-out,
+    # leave-one-dataset-out ("study" names the main run and adds nothing).
+    protocols: tuple[str, ...] = ()
+    # The same as listing leave-one-capture-out in protocols (kept for older configs).
     leave_one_capture_out: bool = False
 
+    def extra_protocols(self) -> tuple[str, ...]:
+        chosen = set(self.protocols) | ({"leave-one-capture-out"} if self.leave_one_capture_out else set())
+        if self.split == "grouped":
+            chosen.discard("grouped")  # the main run is grouped already
+        return tuple(p for p in PROTOCOLS if p in chosen and p != "study")
+
     def check(self) -> StudyConfig:
+        odd_protocols = [p for p in self.protocols if p not in PROTOCOLS]
+        if odd_protocols:
+            raise IotidsError(f"protocols must be among {', '.join(PROTOCOLS)}; got {', '.join(odd_protocols)}")
         odd = [v for v in self.weak_class_variants if v not in WEAK_CLASS_VARIANTS]
         if odd:
             raise IotidsError(f"weak_class_variants must be among {', '.join(WEAK_CLASS_VARIANTS)}; "
@@ -100,7 +114,7 @@ def load_config(path: str | Path, base: StudyConfig = StudyConfig()) -> StudyCon
     unknown = sorted(set(study) - set(names))
     if unknown:
         raise InputError(path, f"unknown setting(s) {', '.join(unknown)} in [study]; known: {', '.join(names)}")
-    values = {k: tuple(v) if k in ("models", "weak_class_variants") else v for k, v in study.items()}
+    values = {k: tuple(v) if k in ("models", "weak_class_variants", "protocols") else v for k, v in study.items()}
     for key, value in values.items():
         expected = type(getattr(base, key))
         if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
@@ -194,7 +208,7 @@ def reproduce(data_dir: str | Path, out_dir: str | Path, config: StudyConfig,
         image = out / "figures" / f"confusion-{label}.png"
 
         def action() -> dict:
-            result = evaluate_bundle(bundle, out / "tasks" / task)
+            result = evaluate_bundle(bundle, out / "tasks" / task, group_ci=config.split == "grouped")
             result["confusion_png"] = str(confusion_png(result, image, f"{label} (test)").relative_to(out))
             meta = json.loads((bundle / "bundle.json").read_text())
             result["train_seconds"] = meta["training"]["seconds"]
@@ -235,15 +249,22 @@ def reproduce(data_dir: str | Path, out_dir: str | Path, config: StudyConfig,
                              TrainConfig(model=model, **common, **WEAK_CLASS_VARIANTS[variant]), [task_fp["iotds2"]])
             _record(results, "iotds2", f"{model} ({variant})", evaluate_stage(label, "iotds2", folder, fp))
         results["weak_classes"] = _weak_class_table(results["tasks"]["iotds2"], model, config.weak_class_variants)
-    if config.leave_one_capture_out and "iotds2" in task_fp:
+    extra = config.extra_protocols() if "iotds2" in task_fp else ()
+    protocol = _Protocol(out, flows, config, stages, ingest_fp, train_stage, common)
+    if "grouped" in extra:
+        results.setdefault("protocols", {})["grouped"] = protocol.grouped()
+    if "leave-one-capture-out" in extra:
         results["leave_one_capture_out"] = _leave_one_capture_out(
             out, flows, ingested, config, stages, ingest_fp, train_stage, evaluate_stage, common)
+    if "leave-one-dataset-out" in extra:
+        results.setdefault("protocols", {})["leave-one-dataset-out"] = protocol.leave_one_dataset_out(ingested)
     if config.baseline:
         for name, fp in task_fp.items():
             saved = out / "models" / f"{name}-lightgbm"
             result = stages.run(f"baseline {name}", [fp, config.seed], saved,
-                                lambda name=name, saved=saved: run_baseline(out / "tasks" / name,
-                                                                            seed=config.seed, out=saved))[1]
+                                lambda name=name, saved=saved: run_baseline(
+                                    out / "tasks" / name, seed=config.seed, out=saved,
+                                    group_ci=config.split == "grouped"))[1]
             _record(results, name, "lightgbm", result)
     results |= {
         "data": {"directory": str(data.resolve()), "files": ingested["files"],
@@ -257,6 +278,85 @@ def reproduce(data_dir: str | Path, out_dir: str | Path, config: StudyConfig,
     write_json(out / "results.json", results)
     write_report(results, out)
     return results
+
+
+class _Protocol:
+    """The extra evaluation protocols that train the first model and LightGBM on
+    a task built another way, and score its test split."""
+
+    def __init__(self, out: Path, flows: Path, config: StudyConfig, stages: Stages, ingest_fp: str,
+                 train_stage, common: dict) -> None:
+        self.out, self.flows, self.config, self.stages = out, flows, config, stages
+        self.ingest_fp, self.train_stage, self.common = ingest_fp, train_stage, common
+
+    def _fold(self, name: str, options, only_classes=None, group_ci: bool = False) -> dict:
+        """Build task ``name``, train and evaluate the first model and LightGBM on it."""
+        from iotids.baseline import run_baseline
+        from iotids.build import build
+        from iotids.evaluate import evaluate_bundle
+        from iotids.train import TrainConfig
+
+        config, out = self.config, self.out
+        folder = out / "tasks" / name
+        fp, manifest = self.stages.run(f"build {name}", [self.ingest_fp, asdict(options)], folder,
+                                       lambda: build(self.flows, folder, options))
+        shared = only_classes(manifest) if only_classes else None
+        fold = {"warnings": manifest["warnings"], "test_rows": manifest["rows"]["test"],
+                "class_counts": manifest["class_counts"], "only_classes": shared, "models": {}}
+        if shared == []:
+            fold["not_run"] = "no class occurs in both the training and the held-out data"
+            return fold
+        model = config.models[0]
+        bundle = out / "models" / f"{name}-{model}"
+        train_fp = self.train_stage(f"train {name}-{model}", name, bundle, TrainConfig(model=model, **self.common),
+                                    [fp])
+        fold["models"][model] = self.stages.run(
+            f"evaluate {name}-{model}", [train_fp, shared, group_ci], bundle / "evaluation.json",
+            lambda: _saved(bundle / "evaluation.json",
+                           evaluate_bundle(bundle, folder, only_classes=shared, group_ci=group_ci)))[1]
+        if config.baseline:
+            saved = out / "models" / f"{name}-lightgbm"
+            fold["models"]["lightgbm"] = self.stages.run(
+                f"baseline {name}", [fp, config.seed, shared, group_ci], saved,
+                lambda: run_baseline(folder, seed=config.seed, out=saved, only_classes=shared, group_ci=group_ci))[1]
+        return fold
+
+    def grouped(self) -> dict:
+        """IoT-DS-2 with whole captures (or time blocks of them) on one side only;
+        intervals also over captures."""
+        from iotids.build import BuildOptions
+
+        c = self.config
+        options = BuildOptions(task="iotds2", schema=c.schema, split="grouped", dedup=c.dedup, seed=c.seed, k=c.k)
+        return self._fold("protocol-grouped", options, group_ci=True)
+
+    def leave_one_dataset_out(self, ingested: dict) -> dict:
+        """Common schema; each source dataset in turn is the test split, scored on
+        the classes that the other sources also have."""
+        from iotids.build import BuildOptions
+        from iotids.dataset import SOURCE_HOLDOUT
+
+        sources = sorted({f["source"] for f in ingested["files"]
+                          if f["source"] in TASK_SOURCES["iotds2"] and f["format"] not in TASK_FORMATS_SKIPPED})
+        if len(sources) < 2:
+            return {"not_run": f"needs two source datasets or more; found {', '.join(sources) or 'none'}"}
+        c = self.config
+        folds = {}
+        for source in sources:
+            options = BuildOptions(task="iotds2", schema="common", split="holdout", holdout=SOURCE_HOLDOUT + source,
+                                   dedup=c.dedup, seed=c.seed, k=c.k)
+            folds[source] = self._fold(f"lodo-{source}", options, only_classes=_shared_classes)
+        return {"folds": folds}
+
+
+def _shared_classes(manifest: dict) -> list[str]:
+    counts = manifest["class_counts"]
+    return [c for c in manifest["classes"] if counts["train"].get(c) and counts["test"].get(c)]
+
+
+def _saved(path: Path, result: dict) -> dict:
+    write_json(path, result)
+    return result
 
 
 def _leave_one_capture_out(out: Path, flows: Path, ingested: dict, config: StudyConfig, stages: Stages,
