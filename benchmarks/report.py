@@ -1,4 +1,4 @@
-"""Shared by the benchmarks: print figures as a table and merge them into results.json."""
+"""Shared by the benchmarks: timing, and printing figures as a table merged into results.json."""
 
 from __future__ import annotations
 
@@ -17,3 +17,14 @@ def report(results: dict[str, object]) -> None:
     merged.update(results)
     merged["measured_at"] = time.strftime("%Y-%m-%dT%H:%M:%S")
     RESULTS.write_text(json.dumps(merged, indent=2) + "\n")
+
+
+def timed(run, repeats: int) -> float:
+    """Best wall time of ``repeats`` runs after one warm-up run (the machine is shared and noisy)."""
+    run()
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        best = min(best, time.perf_counter() - start)
+    return best

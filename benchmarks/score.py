@@ -28,19 +28,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from report import report
+from report import report, timed
 
 WORK = Path(__file__).resolve().parent / "work" / "score"
-
-
-def timed(run, repeats: int) -> float:
-    run()
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 def make_bundle(rows: int) -> Path:

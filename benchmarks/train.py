@@ -26,7 +26,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from iotids.models import SHAPES, build_model
 from iotids.train import TrainConfig, autocast_dtype, make_optimizer, run_epoch
-from report import report
+from report import report, timed
 
 BATCH = 1024
 
@@ -43,16 +43,6 @@ def dataloader_epoch(model, optimizer, loader) -> None:
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-
-
-def timed(run, repeats: int) -> float:
-    run()  # warm-up
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 def matmul_gflops(dtype: torch.dtype = torch.float32) -> float:
