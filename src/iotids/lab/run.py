@@ -43,6 +43,9 @@ TOOLS = {  # tool -> (Debian package, how to print its version)
     "mosquitto_passwd": ("mosquitto", None),
     "nmap": ("nmap", ["nmap", "--version"]),
     "hping3": ("hping3", ["hping3", "-v"]),
+    "sshd": ("openssh-server", ["/usr/sbin/sshd", "-V"]),
+    "ssh": ("openssh-client", ["ssh", "-V"]),
+    "ssh-keygen": ("openssh-client", None),
     "argus": ("argus-server", None),
     "ra": ("argus-client", ["ra", "-h"]),
 }
@@ -56,7 +59,8 @@ def check() -> list[tuple[str, bool, str]]:
     import os
 
     rows = [("root (network namespaces)", os.geteuid() == 0, "run as root or with sudo")]
-    rows += [(tool, shutil.which(tool) is not None, f"apt-get install {package}")
+    rows += [(tool, shutil.which(tool, path=f"{os.environ.get('PATH', '')}:/usr/sbin:/sbin") is not None,
+              f"apt-get install {package}")
              for tool, (package, _) in TOOLS.items()]
     rows += [(f"python: {module}", importlib.util.find_spec(module.split(".")[0]) is not None, f"pip install {pip}")
              for module, pip in PYTHON_MODULES.items()]
@@ -83,7 +87,7 @@ def run_lab(out_dir: str | Path, scenarios: list[str], seconds: float = 10.0, se
     out.mkdir(parents=True, exist_ok=True)
     manifest: dict = {"format_version": 1, "kind": "iotids.lab", "seed": seed, "seconds": seconds,
                       "hosts": {h: {"address": address(h), "mac": mac(h)} for h in
-                                ("broker", "sensor1", "sensor2", "sensor3", "camera", "attacker")},
+                                ("broker", "sensor1", "sensor2", "sensor3", "camera", "gateway", "attacker")},
                       "tools": _versions(), "scenarios": {}}
     with tempfile.TemporaryDirectory(prefix="iotids-lab-") as scratch, Testbed() as bed:
         progress("starting the testbed: broker, camera, three sensors")

@@ -65,6 +65,9 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
     Scenario("mqtt-bruteforce", "MQTT password guessing, one connection per guess", None, None,
              "mqtt_bruteforce", _agent("mqtt-bruteforce", "--broker", address("broker"), "--user", "sensor1",
                                        "--attempts", "400")),
+    Scenario("ssh-bruteforce", "SSH password guessing with the OpenSSH client, one connection per guess", None,
+             None, "sparta", _agent("ssh-bruteforce", "--target", address("gateway"), "--user", "admin",
+                                    "--attempts", "300")),
     Scenario("syn-flood", "hping3 TCP SYN flood at ~400 packets/s on the broker", "DoS/TCP", "DoS/DoS-Synflooding",
              None, _hping("-S", "-p", "1883")),
     Scenario("udp-flood", "hping3 UDP flood at ~400 packets/s on the broker", "DoS/UDP", "Mirai/Mirai-UDP Flooding",
@@ -78,7 +81,7 @@ BENIGN = SCENARIOS["normal"]
 
 
 def start_benign(bed: Testbed, folder: Path, seed: int) -> None:
-    """The broker (with one account), the camera, and three sensors publishing."""
+    """The broker (with one account), the camera, an SSH gateway, and three sensors publishing."""
     import subprocess
 
     passwords = folder / "mosquitto.passwd"
@@ -92,12 +95,28 @@ def start_benign(bed: Testbed, folder: Path, seed: int) -> None:
     config.write_text(f"user root\nlistener 1883 0.0.0.0\nallow_anonymous false\npassword_file {passwords}\n"
                       "persistence false\nlog_type error\n")
     bed.start("broker", "mosquitto", "-c", str(config), log=folder / "broker.log")
+    _start_sshd(bed, folder)
     bed.start("camera", *AGENTS, "camera", "--port", "80", "--seed", str(seed), log=folder / "camera.log")
     from iotids.lab.testbed import wait_for_port
 
     wait_for_port(bed, "sensor1", address("broker"), 1883)
     wait_for_port(bed, "sensor1", address("camera"), 80)
+    wait_for_port(bed, "sensor1", address("gateway"), 22)
     for k, interval in ((1, 1.0), (2, 2.0), (3, 0.5)):
         bed.start(f"sensor{k}", *AGENTS, "sensor", "--name", f"sensor{k}", "--broker", address("broker"),
                   "--user", f"sensor{k}", "--password", SENSOR_PASSWORD, "--camera", f"{address('camera')}:80",
                   "--interval", str(interval), "--seed", str(seed * 10 + k), log=folder / f"sensor{k}.log")
+
+
+def _start_sshd(bed: Testbed, folder: Path) -> None:
+    """OpenSSH in the gateway host: password logins allowed (and all guesses wrong)."""
+    import subprocess
+
+    key = folder / "ssh_host_ed25519_key"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True, capture_output=True)
+    config = folder / "sshd_config"
+    config.write_text(f"Port 22\nListenAddress {address('gateway')}\nHostKey {key}\nPidFile {folder / 'sshd.pid'}\n"
+                      "PasswordAuthentication yes\nKbdInteractiveAuthentication no\nUsePAM no\n"
+                      "PermitRootLogin no\nMaxStartups 100:30:200\nLogLevel ERROR\n")
+    Path("/run/sshd").mkdir(exist_ok=True)  # sshd's privilege-separation directory
+    bed.start("gateway", "/usr/sbin/sshd", "-D", "-e", "-f", str(config), log=folder / "sshd.log")

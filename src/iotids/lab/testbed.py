@@ -20,7 +20,8 @@ from pathlib import Path
 from iotids.errors import IotidsError
 
 SUBNET = "10.77.0"
-HOSTS: dict[str, int] = {"broker": 10, "sensor1": 21, "sensor2": 22, "sensor3": 23, "camera": 30, "attacker": 66}
+HOSTS: dict[str, int] = {"broker": 10, "sensor1": 21, "sensor2": 22, "sensor3": 23, "camera": 30, "gateway": 40,
+                         "attacker": 66}
 PREFIX = "iotlab"
 
 
