@@ -195,3 +195,19 @@ def test_holdout_split_needs_a_known_capture(flows, tmp_path):
     test = pl.read_parquet(tmp_path / "c" / "split" / "test.parquet")
     assert set(test["capture"]) == {"CTU-IoT-Synthetic-Capture-1-1"}
     assert manifest["rows"]["test"] == test.height
+
+
+def test_split_test_scores_new_data_with_another_tasks_preprocessing(synthetic_dir, tmp_path, cli):
+    ingest([synthetic_dir], tmp_path / "flows", workers=1)
+    first = build(tmp_path / "flows", tmp_path / "a", BuildOptions(task="iotid20"))
+    with pytest.raises(IotidsError, match="--split test .* needs --like"):
+        build(tmp_path / "flows", tmp_path / "b", BuildOptions(task="iotid20", split="test"))
+    second = build(tmp_path / "flows", tmp_path / "b", BuildOptions(task="iotid20", split="test",
+                                                                    like=str(tmp_path / "a")))
+    assert second["rows"]["train"] == second["rows"]["val"] == 0
+    assert second["rows"]["test"] == sum(first["rows"].values())
+    assert second["features"] == first["features"]
+    assert not [w for w in second["warnings"] if w.startswith(("train:", "val:"))]
+    result = cli("baseline", tmp_path / "a", "--test-task", tmp_path / "b", "--json")
+    assert result.code == 0, result.stderr
+    assert json.loads(result.stdout)["rows"] == second["rows"]["test"]

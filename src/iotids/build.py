@@ -35,6 +35,7 @@ from iotids.dataset import (
     split_grouped,
     split_holdout,
     split_random,
+    split_test_only,
     table_sizes,
     task_frame,
     unplaced_classes,
@@ -81,13 +82,19 @@ def build(flows_dir: str | Path, out_dir: str | Path, options: BuildOptions,
         if not options.holdout:
             raise IotidsError("--split holdout needs --holdout CAPTURE")
         split = split_holdout(index, tables, options.holdout, options.seed)
+    elif options.split == "test":
+        if options.like is None:
+            raise IotidsError("--split test makes every row test data: it needs --like TASK_OR_BUNDLE for the "
+                              "preprocessing and features")
+        split = split_test_only(index)
     elif options.split == "grouped":
         split = split_grouped(index, options.seed)
     else:
         split = split_random(index, options.seed)
     index = index.with_columns(pl.Series("split", split))
     warnings = [f"{side}: no rows of {', '.join(classes)}"
-                for side, classes in unplaced_classes(index, split, names).items()]
+                for side, classes in unplaced_classes(index, split, names).items()
+                if options.split != "test" or side == "test"]
 
     progress("writing splits")
     raw = out / "split"

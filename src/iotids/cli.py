@@ -132,6 +132,7 @@ class Split(StrEnum):
     random = "random"
     grouped = "grouped"
     holdout = "holdout"
+    test = "test"
 
 
 @app.command("build")
@@ -144,7 +145,9 @@ def build_task(
                                                 "common: features any flow meter gives.")] = Schema.seed,
     split: Annotated[Split, typer.Option(help="random: stratified, as in the study; "
                                               "grouped: no capture (or time block) on two sides; "
-                                              "holdout: --holdout CAPTURE is the test split.")] = Split.random,
+                                              "holdout: --holdout CAPTURE is the test split; "
+                                              "test: every row is test (with --like, to score new data).")]
+    = Split.random,
     holdout: Annotated[str | None, typer.Option(help="With --split holdout: the capture left out for testing, "
                                                      "or source:NAME for a whole source dataset.")]
     = None,
@@ -329,14 +332,17 @@ def baseline(
     split: Annotated[str, typer.Option(help="Split to score: train, val or test.")] = "test",
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     out_dir: Annotated[Path | None, typer.Option("--out", help="Save the model (LightGBM text) here.")] = None,
+    test_task: Annotated[Path | None, typer.Option(help="Score this task's split instead (built --like TASK_DIR, "
+                                                        "e.g. new data with --split test).")] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print the tables as JSON instead.")] = False,
 ) -> None:
     """LightGBM on the same features, early-stopped on val, with the same tables."""
     from iotids.baseline import run_baseline
 
     _check_split(split)
-    result = run_baseline(task_dir, split, seed=seed, out=out_dir)
-    _show_evaluation(result, json_output, f"LightGBM on {task_dir}, split {split} "
+    result = run_baseline(task_dir, split, seed=seed, out=out_dir, test_task=test_task)
+    scored = f"{test_task or task_dir}, split {split}"
+    _show_evaluation(result, json_output, f"LightGBM trained on {task_dir}, scored on {scored} "
                                           f"({result['rounds']} rounds, {result['train_seconds']} s to train)")
 
 

@@ -229,6 +229,11 @@ def split_holdout(index: pl.DataFrame, tables: list[FlowTable], holdout: str, se
     return split
 
 
+def split_test_only(index: pl.DataFrame) -> np.ndarray:
+    """Every row is test: new data scored with another task's preprocessing (``--like``)."""
+    return np.full(index.height, 2, dtype=np.int8)
+
+
 def _assign(n: int) -> np.ndarray:
     """Split ids for n shuffled items: each side gets its share, rounded, and
     val and test get at least one item each when there are three or more."""
