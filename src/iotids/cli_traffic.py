@@ -223,15 +223,17 @@ def lab_check() -> None:
 @lab_app.command("run")
 def lab_run(
     out_dir: Annotated[Path, typer.Option("--out", help="Directory for the pcaps, flow files and manifest.")],
-    scenarios: Annotated[str, typer.Option(help="Comma-separated scenarios to run, in order.")]
-    = "normal,scan,udp-scan,mqtt-bruteforce,syn-flood,udp-flood,http-flood,arp-spoof",
+    scenarios: Annotated[str, typer.Option(help="Comma-separated scenarios to run, in order [default: all: "
+                                                "normal, scan, udp-scan, mqtt-bruteforce, ssh-bruteforce, "
+                                                "syn-flood, udp-flood, http-flood, arp-spoof].")] = "all",
     seconds: Annotated[float, typer.Option(help="Seconds of each attack (and of the normal scenario).")] = 10.0,
     seed: Annotated[int, typer.Option(help="Random seed of the benign traffic and the attack tools.")] = 0,
 ) -> None:
     """Run scenarios on a namespaced testbed (root), capture, measure and label the flows."""
     from iotids.lab.run import run_lab
+    from iotids.lab.scenarios import SCENARIOS
 
-    names = [s.strip() for s in scenarios.split(",") if s.strip()]
+    names = list(SCENARIOS) if scenarios == "all" else [s.strip() for s in scenarios.split(",") if s.strip()]
     manifest = run_lab(out_dir, names, seconds=seconds, seed=seed, progress=lambda line: err.print(f"[dim]{line}[/]"))
     table = Table(title=f"Lab run in {out_dir}", title_justify="left")
     for column in ("scenario", "packets", "flows (argus / nfstream)", "attack flows (argus / nfstream)", "files"):

@@ -52,8 +52,8 @@ def _agent(role: str, *options: str) -> Callable[[Testbed, float, int, Path], No
 def _arp_spoof(bed: Testbed, seconds: float, seed: int, log: Path) -> None:
     bed.exec_quiet("attacker", "sysctl", "-q", "-w", "net.ipv4.ip_forward=1")  # relay: a man in the middle
     bed.run("attacker", *AGENTS, "arp-spoof", "--seconds", str(seconds), "--victim", address("sensor1"),
-            "--victim-mac", mac("sensor1"), "--gateway", address("broker"), "--gateway-mac", mac("broker"),
-            timeout=seconds + 10, log=log)
+            "--victim-mac", mac("sensor1"), "--target", f"{address('broker')},{mac('broker')}",
+            "--target", f"{address('camera')},{mac('camera')}", timeout=seconds + 10, log=log)
 
 
 SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
@@ -74,14 +74,14 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
              None, _hping("--udp", "-p", "5683")),
     Scenario("http-flood", "back-to-back HTTP requests to the camera", "DoS/HTTP", "Mirai/Mirai-HTTP Flooding", None,
              _agent("http-flood", "--target", f"{address('camera')}:80", "--attempts", "4000")),
-    Scenario("arp-spoof", "ARP replies poisoning sensor1 and the broker, traffic relayed", None,
+    Scenario("arp-spoof", "ARP replies poisoning sensor1, the broker and the camera, traffic relayed", None,
              "MITM ARP Spoofing/MITM ARP Spoofing", None, _arp_spoof),
 )}
 BENIGN = SCENARIOS["normal"]
 
 
 def start_benign(bed: Testbed, folder: Path, seed: int) -> None:
-    """The broker (with one account), the camera, an SSH gateway, and three sensors publishing."""
+    """The broker (one account per sensor), the camera, the gateway (SSH, time), three sensors."""
     import subprocess
 
     passwords = folder / "mosquitto.passwd"
@@ -97,6 +97,7 @@ def start_benign(bed: Testbed, folder: Path, seed: int) -> None:
     bed.start("broker", "mosquitto", "-c", str(config), log=folder / "broker.log")
     _start_sshd(bed, folder)
     bed.start("camera", *AGENTS, "camera", "--port", "80", "--seed", str(seed), log=folder / "camera.log")
+    bed.start("gateway", *AGENTS, "time-server", log=folder / "time-server.log")
     from iotids.lab.testbed import wait_for_port
 
     wait_for_port(bed, "sensor1", address("broker"), 1883)
@@ -105,6 +106,7 @@ def start_benign(bed: Testbed, folder: Path, seed: int) -> None:
     for k, interval in ((1, 1.0), (2, 2.0), (3, 0.5)):
         bed.start(f"sensor{k}", *AGENTS, "sensor", "--name", f"sensor{k}", "--broker", address("broker"),
                   "--user", f"sensor{k}", "--password", SENSOR_PASSWORD, "--camera", f"{address('camera')}:80",
+                  "--time-server", address("gateway"),
                   "--interval", str(interval), "--seed", str(seed * 10 + k), log=folder / f"sensor{k}.log")
 
 
