@@ -232,6 +232,7 @@ def cic_from_nfstream() -> list[pl.Expr]:
     fwd_payload, bwd_payload = _num("src2dst_payload_bytes"), _num("dst2src_payload_bytes")
     fwd, bwd = _num("src2dst_packets"), _num("dst2src_packets")
     columns = {
+        "Dst_Port": _num("dst_port"), "Protocol": _num("protocol"),
         "Flow_Duration": _num("bidirectional_duration_ms") * us,
         "Tot_Fwd_Pkts": fwd, "Tot_Bwd_Pkts": bwd,
         "TotLen_Fwd_Pkts": fwd_payload, "TotLen_Bwd_Pkts": bwd_payload,

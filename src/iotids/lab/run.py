@@ -192,11 +192,12 @@ def _write_iotid20(rows: pl.DataFrame, attack_label: str, path: Path) -> dict:
     for record, computed, label in zip(rows.iter_rows(named=True), cic, labels, strict=True):
         cat, sub = label.split("/")
         stamp = time.strftime("%d/%m/%Y %I:%M:%S %p", time.gmtime(record["bidirectional_first_seen_ms"] / 1000))
-        values = {"Flow_ID": f"{record['src_ip']}-{record['dst_ip']}-{record['src_port']}-{record['dst_port']}-"
+        values = {**computed,
+                  "Flow_ID": f"{record['src_ip']}-{record['dst_ip']}-{record['src_port']}-{record['dst_port']}-"
                              f"{record['protocol']}",
                   "Src_IP": record["src_ip"], "Src_Port": record["src_port"], "Dst_IP": record["dst_ip"],
                   "Dst_Port": record["dst_port"], "Protocol": record["protocol"], "Timestamp": stamp,
-                  **computed, "Label": "Normal" if cat == "Normal" else "Anomaly", "Cat": cat, "Sub_Cat": sub}
+                  "Label": "Normal" if cat == "Normal" else "Anomaly", "Cat": cat, "Sub_Cat": sub}
         data.append([values.get(c, 0) for c in IOTID20_COLUMNS])
     _write(path, IOTID20_COLUMNS, data)
     return {"format": "iotid20-cic", "rows": len(data), "labels": _counts(labels)}
