@@ -49,6 +49,7 @@ bench: dev
 	$(BIN)/python benchmarks/ingest.py $(if $(QUICK),--quick,)
 	$(BIN)/python benchmarks/train.py $(if $(QUICK),--quick,)
 	$(BIN)/python benchmarks/score.py $(if $(QUICK),--quick,)
+	$(BIN)/python benchmarks/growth.py $(if $(QUICK),--quick,)
 
 clean:
 	rm -rf $(DEMO) lab .pytest_cache benchmarks/work
