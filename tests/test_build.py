@@ -204,10 +204,21 @@ def test_split_test_scores_new_data_with_another_tasks_preprocessing(synthetic_d
         build(tmp_path / "flows", tmp_path / "b", BuildOptions(task="iotid20", split="test"))
     second = build(tmp_path / "flows", tmp_path / "b", BuildOptions(task="iotid20", split="test",
                                                                     like=str(tmp_path / "a")))
-    assert second["rows"]["train"] == second["rows"]["val"] == 0
+    assert second["rows"]["train"] == second["rows"]["val"] == 0 and second["schema"] == "seed"
     assert second["rows"]["test"] == sum(first["rows"].values())
     assert second["features"] == first["features"]
     assert not [w for w in second["warnings"] if w.startswith(("train:", "val:"))]
     result = cli("baseline", tmp_path / "a", "--test-task", tmp_path / "b", "--json")
     assert result.code == 0, result.stderr
     assert json.loads(result.stdout)["rows"] == second["rows"]["test"]
+
+
+def test_like_takes_the_reused_tasks_schema(synthetic_dir, tmp_path):
+    ingest([synthetic_dir], tmp_path / "flows", workers=1)
+    build(tmp_path / "flows", tmp_path / "common", BuildOptions(task="iotid20", schema="common"))
+    reused = build(tmp_path / "flows", tmp_path / "b", BuildOptions(task="iotid20", schema=None, split="test",
+                                                                    like=str(tmp_path / "common")))
+    assert reused["schema"] == "common"
+    with pytest.raises(IotidsError, match="built with the common schema"):
+        build(tmp_path / "flows", tmp_path / "c", BuildOptions(task="iotid20", schema="seed", split="test",
+                                                               like=str(tmp_path / "common")))

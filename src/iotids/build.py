@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -52,7 +52,7 @@ RFE_SAMPLE = 20_000  # train rows (stratified) the feature ranking sees
 class BuildOptions:
     task: str = "iotds2"
     binary: bool = False
-    schema: str = "seed"
+    schema: str | None = "seed"  # None: the --like task's or bundle's schema (seed without one)
     split: str = "random"
     dedup: bool = False
     seed: int = 0
@@ -66,6 +66,7 @@ def build(flows_dir: str | Path, out_dir: str | Path, options: BuildOptions,
     """Build the task directory; return its manifest (also written as manifest.json)."""
     if options.k < 1:
         raise IotidsError(f"--k must be at least 1, got {options.k}")
+    options = replace(options, schema=_schema(options))
     out = Path(out_dir)
     names = class_names(options.task, options.binary)
     progress("reading flow tables")
@@ -131,7 +132,7 @@ def build(flows_dir: str | Path, out_dir: str | Path, options: BuildOptions,
             frame.sink_parquet(tmp)
         counts[side] = class_counts(index.filter(pl.col("split") == sid), names)
     unseen = sorted(set(counts["test"]) - set(counts["train"]))
-    if unseen:
+    if unseen and options.split != "test":
         warnings.append(f"test holds classes unseen in train: {', '.join(unseen)}")
 
     manifest = {
@@ -180,6 +181,25 @@ def _select(preprocessor: Preprocessor, train: pl.LazyFrame, index: pl.DataFrame
     rfe = {"sample_rows": sample.height, "candidates": len(features),
            "seconds": round(time.perf_counter() - started, 2)}
     return kept, padding, ranking, rfe
+
+
+def _schema(options: BuildOptions) -> str:
+    """The schema to build: the one asked for, which must be the --like one's when reusing its preprocessing."""
+    if options.like is None:
+        return options.schema or "seed"
+    folder = Path(options.like)
+    meta = folder / "manifest.json" if (folder / "manifest.json").is_file() else folder / "bundle.json"
+    try:
+        document = json.loads(meta.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        raise IotidsError(f"{folder}: --like needs a task directory (manifest.json) "
+                          "or a bundle (bundle.json)") from None
+    reused = document.get("schema") if meta.name == "manifest.json" else (document.get("task") or {}).get("schema")
+    reused = reused or "seed"
+    if options.schema not in (None, reused):
+        raise IotidsError(f"--schema {options.schema}: {folder} was built with the {reused} schema, and its "
+                          f"preprocessing expects {reused} features; leave --schema out or pass {reused}")
+    return reused
 
 
 def reused_preprocessing(like: str | Path) -> tuple[Preprocessor, list[str]]:

@@ -141,8 +141,9 @@ def build_task(
     out_dir: Annotated[Path, typer.Option("--out", help="Task directory to write.")],
     task: Annotated[Task, typer.Option(help="IoT-DS-2 (17 classes) or IoTID20 (5 classes).")] = Task.iotds2,
     binary: Annotated[bool, typer.Option("--binary", help="Normal vs Anomaly instead of the classes.")] = False,
-    schema: Annotated[Schema, typer.Option(help="seed: every native column (the study); "
-                                                "common: features any flow meter gives.")] = Schema.seed,
+    schema: Annotated[Schema | None, typer.Option(help="seed: every native column (the study); common: features "
+                                                       "any flow meter gives [default: seed, or the --like "
+                                                       "task's].")] = None,
     split: Annotated[Split, typer.Option(help="random: stratified, as in the study; "
                                               "grouped: no capture (or time block) on two sides; "
                                               "holdout: --holdout CAPTURE is the test split; "
@@ -162,7 +163,7 @@ def build_task(
     """Build a task directory: split, preprocessor, RFE-selected features, model inputs."""
     from iotids.build import BuildOptions, build
 
-    options = BuildOptions(task=task.value, binary=binary, schema=schema.value, split=split.value,
+    options = BuildOptions(task=task.value, binary=binary, schema=schema.value if schema else None, split=split.value,
                            dedup=dedup, seed=seed, k=k, like=str(like) if like else None, holdout=holdout)
     with err.status("building") as status:
         manifest = build(flows_dir, out_dir, options,
@@ -172,7 +173,7 @@ def build_task(
     if json_output:
         out.print_json(json.dumps(manifest))
         return
-    what = f"{options.task}{' binary' if binary else ''}, schema {options.schema}, split {options.split}"
+    what = f"{options.task}{' binary' if binary else ''}, schema {manifest['schema']}, split {options.split}"
     table = Table(title=f"Task {what} → {out_dir}", title_justify="left")
     table.add_column("class")
     for side in ("train", "val", "test"):
