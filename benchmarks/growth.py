@@ -2,8 +2,8 @@
 
 Input: the real IoT-23 capture 34-1 conn.log.labeled (../shared/data), or a
 SYNTHETIC capture when that is absent, replicated with shifted timestamps and
-uids (benchmarks/ingest.py's ``replicate``). 1× is 250,000 rows (``--quick``:
-25,000; ``--rows N`` to choose). Every stage runs in a fresh subprocess so
+uids (benchmarks/ingest.py's ``replicate``). 1× is about 250,000 rows (``--quick``:
+25,000; ``--rows N`` to choose), rounded to whole copies of the source. Every stage runs in a fresh subprocess so
 its peak RSS is its own (it includes pages of memory-mapped input files).
 detect scores the replicated conn.log with a common-schema CNN1D trained for
 one epoch on the 1× task.
@@ -73,6 +73,9 @@ def main() -> None:
         shutil.rmtree(WORK)
     WORK.mkdir(parents=True)
     source = source_file(WORK)
+    # Whole copies of the source, so that 4x and 16x are exact multiples of 1x.
+    per_copy = sum(1 for line in source.open() if not line.startswith("#"))
+    base = max(1, round(base / per_copy)) * per_copy
     kind = "SYNTHETIC" if "synthetic" in str(source) else "real"
     results: dict[str, object] = {"growth.input": f"{source.name} ({kind}) replicated, 1x = {base:,} rows"}
     bundle = None
