@@ -145,12 +145,16 @@ class Scorer:
             keep = [_PREFIX + f for f in ENDPOINT_FIELDS] + ["row_id", "label_raw"]
         else:
             families = {FAMILIES.get(f) for f in self.trained_on}
-            for (family, target), adapter in SEED_ADAPTERS.items():
+            translated: set[str] = set()
+            for (family, target), (adapter, target_columns) in SEED_ADAPTERS.items():
                 if FAMILIES.get(layout.format) == family and target in families:
                     rows = rows.with_columns(adapter())
+                    translated |= set(target_columns)
             have = set(rows.collect_schema().names())
             used = [f for f in self.bundle.features if f in self.bundle.preprocessor.features_]
-            absent = [f for f in used if f not in have]
+            # Columns of other sources are 0 for these rows in training too; what
+            # matters is a translated input lacking columns of the family it stands in for.
+            absent = [f for f in used if f in translated and f not in have]
             if absent:
                 warnings.append(f"{len(absent)} of the bundle's {len(used)} input columns are absent from this "
                                 f"{layout.format} input and read as 0: {', '.join(absent[:8])}"

@@ -16,6 +16,7 @@ from collections.abc import Callable
 import polars as pl
 
 from iotids.errors import IotidsError
+from iotids.sources.iotid20 import IOTID20_COLUMNS
 
 SCHEMAS = ("seed", "common")
 
@@ -264,5 +265,7 @@ def cic_from_nfstream() -> list[pl.Expr]:
     return [expr.alias(name) for name, expr in columns.items()]
 
 
-# Seed-schema adapters: (input family, the bundle's family) -> the columns to add.
-SEED_ADAPTERS: dict[tuple[str, str], Callable[[], list[pl.Expr]]] = {("nfstream", "cic"): cic_from_nfstream}
+# Seed-schema adapters: (input family, the bundle's family) -> (the columns to add,
+# every native column of the bundle's family, to tell which of them the input lacks).
+SEED_ADAPTERS: dict[tuple[str, str], tuple[Callable[[], list[pl.Expr]], tuple[str, ...]]] = {
+    ("nfstream", "cic"): (cic_from_nfstream, IOTID20_COLUMNS)}
