@@ -28,3 +28,9 @@ def timed(run, repeats: int) -> float:
         run()
         best = min(best, time.perf_counter() - start)
     return best
+
+
+# Peak RSS of the process it runs in, for the benchmarks' child processes. Not
+# getrusage's ru_maxrss: a child started from a large parent inherits the
+# parent's high-water mark through fork and exec; VmHWM belongs to the new image.
+PEAK_RSS_MB = ("[int(l.split()[1]) / 1024 for l in open('/proc/self/status') if l.startswith('VmHWM')][0]")

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from report import report, timed
+from report import PEAK_RSS_MB, report, timed
 
 WORK = Path(__file__).resolve().parent / "work" / "score"
 
@@ -99,13 +99,12 @@ def detect_speed(bundle: Path, quick: bool) -> dict:
     results = {"score.detect_rows.1x": 16 * per_label}
     for backend in ("torch", "onnx"):
         results[f"score.detect_flows_per_s.{backend}"] = round(detect_run(bundle, small, backend))
-    # RUSAGE_CHILDREN keeps the largest child so far: measure the small run first, in fresh interpreters.
-    for size, log in (("1x", small), ("4x", large)):
-        code = ("import resource, subprocess, sys; subprocess.run([sys.executable, '-m', 'iotids', 'detect', "
-                f"{str(bundle)!r}, {str(log)!r}, '--out', {str(WORK / 'rss.jsonl')!r}, '--json'], check=True, "
-                "capture_output=True); print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
-        peak = int(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
-        results[f"score.detect_peak_rss_mb.{size}"] = round(peak / 1024)
+    for size, log in (("1x", small), ("4x", large)):  # in a fresh interpreter: its own peak RSS
+        code = ("from iotids.detect import DetectOptions, Scorer, detect_file; "
+                f"detect_file(Scorer({str(bundle)!r}), {str(log)!r}, DetectOptions(), lambda alert: None); "
+                f"print({PEAK_RSS_MB})")
+        peak = float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
+        results[f"score.detect_peak_rss_mb.{size}"] = round(peak)
     return results
 
 
