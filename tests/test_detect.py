@@ -13,6 +13,7 @@ import pytest
 
 from iotids.detect import DetectOptions, Scorer, detect_file
 from iotids.errors import InputError
+from iotids.flowmeter import measure
 from iotids.schema import COMMON_SOURCES, ENDPOINT_FIELDS
 from iotids.sources import read, sniff
 from iotids.sources.head import read_head
@@ -104,7 +105,7 @@ def seed_bundle(synthetic_dir: Path, tmp_path_factory: pytest.TempPathFactory) -
 
 
 def test_seed_bundle_scores_its_own_columns_and_nfstream_but_not_zeek(seed_bundle: Path, synthetic_dir: Path,
-                                                                      traffic_dir: Path) -> None:
+                                                                      traffic_dir: Path, tmp_path: Path) -> None:
     scorer = Scorer(seed_bundle)
     assert scorer.schema == "seed" and scorer.trained_on == ["iotid20-cic"]
     own = detect_file(scorer, synthetic_dir / "synthetic_iotid20.csv", DetectOptions(), lambda alert: None)
@@ -115,6 +116,14 @@ def test_seed_bundle_scores_its_own_columns_and_nfstream_but_not_zeek(seed_bundl
     assert any("absent from this nfstream-csv input" in w for w in pcap.warnings)
     with pytest.raises(InputError, match="seed-schema bundle .*cannot score zeek-conn"):
         detect_file(scorer, traffic_dir / "synthetic_conn.log", DetectOptions(), lambda alert: None)
+    # NFStream's own CSV (no payload counts) cannot stand in for CICFlowMeter columns: a clear error
+    flows = tmp_path / "own.csv"
+    measure(traffic_dir / "synthetic_capture.pcap", flows, "nfstream")
+    plain = tmp_path / "nfstream-own.csv"
+    read(flows).drop("source", "capture", "row_id", "label_raw", "src2dst_payload_bytes",
+                     "dst2src_payload_bytes").collect().write_csv(plain)
+    with pytest.raises(InputError, match="lacks columns dst2src_payload_bytes, src2dst_payload_bytes"):
+        detect_file(scorer, plain, DetectOptions(), lambda alert: None)
 
 
 def test_cli_writes_alerts_and_a_json_summary(cli, common_bundle: Path, traffic_dir: Path, tmp_path: Path) -> None:

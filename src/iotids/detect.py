@@ -148,7 +148,13 @@ class Scorer:
             translated: set[str] = set()
             for (family, target), (adapter, target_columns) in SEED_ADAPTERS.items():
                 if FAMILIES.get(layout.format) == family and target in families:
-                    rows = rows.with_columns(adapter())
+                    exprs = adapter()
+                    needed = sorted({c for e in exprs for c in e.meta.root_names()} - available)
+                    if needed:
+                        raise InputError(layout.path, f"lacks columns {', '.join(needed)} needed to compute the "
+                                                      "bundle's CICFlowMeter-style inputs; write the flows with "
+                                                      "`iotids flows --meter nfstream`")
+                    rows = rows.with_columns(exprs)
                     translated |= set(target_columns)
             have = set(rows.collect_schema().names())
             used = [f for f in self.bundle.features if f in self.bundle.preprocessor.features_]
@@ -300,15 +306,22 @@ def follow(scorer: Scorer, path: str | Path, options: DetectOptions, on_alert: C
     offset, lines_read, idle = 0, 0, 0.0
     with tempfile.TemporaryDirectory(prefix="iotids-follow-") as scratch:
         chunk_path = Path(scratch) / path.name
+        identity = _identity(path)
         while not stop():
-            size = path.stat().st_size if path.exists() else 0
-            if size < offset:  # rotated or truncated: start again
-                offset, lines_read = 0, 0
+            now = _identity(path)
+            size = now[2] if now else 0
+            if now is None or now[:2] != identity[:2] or size < offset:  # rotated or truncated: start again
+                offset, lines_read, identity = 0, 0, now or identity
             data = b""
             if size > offset:
-                with path.open("rb") as handle:
-                    handle.seek(offset)
-                    data = handle.read(min(size - offset, CHUNK_BYTES))
+                try:
+                    with path.open("rb") as handle:
+                        handle.seek(offset)
+                        data = handle.read(min(size - offset, CHUNK_BYTES))
+                except FileNotFoundError:  # rotated away between the two looks
+                    data = b""
+                if data and b"\n" not in data and len(data) == CHUNK_BYTES:
+                    raise InputError(path, f"a line longer than {CHUNK_BYTES >> 20} MiB", line=lines_read + 1)
                 data = data[: data.rfind(b"\n") + 1]
             if not data:
                 time.sleep(poll)
@@ -335,6 +348,15 @@ def follow(scorer: Scorer, path: str | Path, options: DetectOptions, on_alert: C
             report.seconds = round(time.perf_counter() - started, 3)
             on_batch(report)
     return tally.finish(started)
+
+
+def _identity(path: Path) -> tuple[int, int, int] | None:
+    """(device, inode, size) of ``path``, or None while it does not exist."""
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return None
+    return stat.st_dev, stat.st_ino, stat.st_size
 
 
 def _wait_for_layout(path: Path, poll: float, idle_exit: float | None, stop: Callable[[], bool]) -> Layout | None:

@@ -15,6 +15,7 @@ or foreign file ends in one clear error instead of a meter's partial output.
 from __future__ import annotations
 
 import csv
+import os
 import shutil
 import struct
 import subprocess
@@ -112,7 +113,8 @@ def measure(pcap: Path, out_csv: Path, meter: str = "nfstream", timeouts: Timeou
 
 
 def _tool(name: str) -> str:
-    found = shutil.which(name)
+    # Debian installs argus in /usr/sbin, which a normal user's PATH may lack.
+    found = shutil.which(name, path=f"{os.environ.get('PATH', '')}{os.pathsep}/usr/sbin{os.pathsep}/sbin")
     if found is None:
         raise IotidsError(f"`{name}` not found: install the Debian packages argus-server and argus-client "
                           "(`make tools` does), or use --meter nfstream")
@@ -127,20 +129,20 @@ def _argus(pcap: Path, out_csv: Path, timeouts: Timeouts) -> None:
         _run([argus, "-r", str(pcap), "-w", str(records), "-S", str(timeouts.active)], pcap)
         if not records.exists():
             raise InputError(pcap, "argus wrote no flow records")
-        output = _run([ra, "-nn", "-u", "-r", str(records), "-c", ",", "-s", *RA_FIELDS, "-", "not", "man"], pcap)
-    lines = output.splitlines()
+        with out_csv.open("w", encoding="utf-8") as handle:  # streamed: ra's output can be large
+            _run([ra, "-nn", "-u", "-r", str(records), "-c", ",", "-s", *RA_FIELDS, "-", "not", "man"], pcap, handle)
+    with out_csv.open(encoding="utf-8", errors="replace") as handle:
+        first = handle.readline().rstrip("\n")
     expected = ",".join(titles[f] for f in RA_FIELDS)
-    if not lines or lines[0] != expected:
-        raise IotidsError(f"{pcap}: ra printed an unexpected header {lines[:1]!r}; expected {expected!r}")
-    out_csv.write_text(output if output.endswith("\n") else output + "\n", encoding="utf-8")
+    if first != expected:
+        raise IotidsError(f"{pcap}: ra printed an unexpected header {first!r}; expected {expected!r}")
 
 
-def _run(command: list[str], pcap: Path) -> str:
-    done = subprocess.run(command, capture_output=True, text=True, errors="replace", check=False)
+def _run(command: list[str], pcap: Path, stdout=subprocess.DEVNULL) -> None:
+    done = subprocess.run(command, stdout=stdout, stderr=subprocess.PIPE, text=True, errors="replace", check=False)
     if done.returncode != 0:
         problem = (done.stderr.strip().splitlines() or [f"exit code {done.returncode}"])[-1]
         raise InputError(pcap, f"{Path(command[0]).name} failed: {problem}")
-    return done.stdout
 
 
 # NFStream columns written to nfstream-csv; the statistics are its

@@ -106,12 +106,13 @@ def create_app(bundle_dir: str | Path, limits: Limits = Limits(), backend: str =
     async def internal(request: Request, exc: Exception):
         return JSONResponse({"detail": "internal error"}, status_code=500)
 
+    # async: answered on the event loop even while the threadpool is busy scoring.
     @app.get("/healthz")
-    def healthz() -> dict:
+    async def healthz() -> dict:
         return {"status": "ok"}
 
     @app.get("/v1/model")
-    def model() -> dict:
+    async def model() -> dict:
         return {"bundle": scorer.id, "iotids_version": __version__, "classes": scorer.classes,
                 "schema": scorer.schema, "task": scorer.task, "architecture": scorer.bundle.meta["architecture"],
                 "inputs": [{"name": n, "type": k} for n, k in columns.items()], "backend": scorer.backend,

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import polars as pl
 
-from iotids.atomic import write_json
+from iotids.atomic import atomic_path, write_json
 from iotids.errors import IotidsError
 from iotids.flowmeter import Timeouts, check_capture, measure
 from iotids.lab.scenarios import SCENARIOS, start_benign
@@ -221,7 +221,8 @@ def _write_biflow(rows: pl.DataFrame, path: Path) -> dict:
                "prt_dst": pl.col("dst_port"), "proto": pl.col("protocol"), **side("fwd", "src2dst"),
                **side("bwd", "dst2src"), "is_attack": pl.col("_attack").cast(pl.Int8)}
     frame = rows.select(*(expr.alias(name) for name, expr in columns.items())).select(BIFLOW_COLUMNS)
-    frame.write_csv(path)
+    with atomic_path(path) as tmp:
+        frame.write_csv(tmp)
     labels = ["1" if a else "0" for a in rows["_attack"]]
     return {"format": "mqtt-biflow", "rows": frame.height, "labels": _counts(labels)}
 

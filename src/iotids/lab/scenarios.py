@@ -8,10 +8,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from iotids.errors import IotidsError
 from iotids.lab.testbed import Testbed, address, mac
 
 AGENTS = (sys.executable, "-m", "iotids.lab.agents")
-SENSOR_PASSWORD = "lab-sensor-secret"  # the lab broker's one account, used by the benign sensors
+SENSOR_PASSWORD = "lab-sensor-secret"  # the password of every sensor's broker account
 
 
 @dataclass(frozen=True)
@@ -51,9 +52,14 @@ def _agent(role: str, *options: str) -> Callable[[Testbed, float, int, Path], No
 
 def _arp_spoof(bed: Testbed, seconds: float, seed: int, log: Path) -> None:
     bed.exec_quiet("attacker", "sysctl", "-q", "-w", "net.ipv4.ip_forward=1")  # relay: a man in the middle
-    bed.run("attacker", *AGENTS, "arp-spoof", "--seconds", str(seconds), "--victim", address("sensor1"),
-            "--victim-mac", mac("sensor1"), "--target", f"{address('broker')},{mac('broker')}",
-            "--target", f"{address('camera')},{mac('camera')}", timeout=seconds + 10, log=log)
+    try:
+        bed.run("attacker", *AGENTS, "arp-spoof", "--seconds", str(seconds), "--victim", address("sensor1"),
+                "--victim-mac", mac("sensor1"), "--target", f"{address('broker')},{mac('broker')}",
+                "--target", f"{address('camera')},{mac('camera')}", timeout=seconds + 10, log=log)
+    finally:  # a later scenario must not be relayed (and labelled) through the attacker
+        bed.exec_quiet("attacker", "sysctl", "-q", "-w", "net.ipv4.ip_forward=0")
+        for host in ("sensor1", "broker", "camera"):  # forget the poisoned ARP entries
+            bed.exec_quiet(host, "ip", "neigh", "flush", "dev", "eth0")
 
 
 SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
@@ -82,14 +88,10 @@ BENIGN = SCENARIOS["normal"]
 
 def start_benign(bed: Testbed, folder: Path, seed: int) -> None:
     """The broker (one account per sensor), the camera, the gateway (SSH, time), three sensors."""
-    import subprocess
-
     passwords = folder / "mosquitto.passwd"
-    subprocess.run(["mosquitto_passwd", "-c", "-b", str(passwords), "sensor1", SENSOR_PASSWORD], check=True,
-                   capture_output=True)
+    _setup(["mosquitto_passwd", "-c", "-b", str(passwords), "sensor1", SENSOR_PASSWORD])
     for user in ("sensor2", "sensor3"):
-        subprocess.run(["mosquitto_passwd", "-b", str(passwords), user, SENSOR_PASSWORD], check=True,
-                       capture_output=True)
+        _setup(["mosquitto_passwd", "-b", str(passwords), user, SENSOR_PASSWORD])
     passwords.chmod(0o644)
     config = folder / "mosquitto.conf"
     config.write_text(f"user root\nlistener 1883 0.0.0.0\nallow_anonymous false\npassword_file {passwords}\n"
@@ -112,13 +114,21 @@ def start_benign(bed: Testbed, folder: Path, seed: int) -> None:
 
 def _start_sshd(bed: Testbed, folder: Path) -> None:
     """OpenSSH in the gateway host: password logins allowed (and all guesses wrong)."""
-    import subprocess
-
     key = folder / "ssh_host_ed25519_key"
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True, capture_output=True)
+    _setup(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)])
     config = folder / "sshd_config"
     config.write_text(f"Port 22\nListenAddress {address('gateway')}\nHostKey {key}\nPidFile {folder / 'sshd.pid'}\n"
                       "PasswordAuthentication yes\nKbdInteractiveAuthentication no\nUsePAM no\n"
                       "PermitRootLogin no\nMaxStartups 100:30:200\nLogLevel ERROR\n")
     Path("/run/sshd").mkdir(exist_ok=True)  # sshd's privilege-separation directory
     bed.start("gateway", "/usr/sbin/sshd", "-D", "-e", "-f", str(config), log=folder / "sshd.log")
+
+
+def _setup(command: list[str]) -> None:
+    """A setup step outside the namespaces; a failure is one clear error."""
+    import subprocess
+
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        problem = (done.stderr.strip().splitlines() or [f"exit code {done.returncode}"])[-1]
+        raise IotidsError(f"lab: `{command[0]}` failed: {problem}")

@@ -40,7 +40,7 @@ class Testbed:
 
     __test__ = False  # not a pytest test class, despite the name
 
-    run_id: str = field(default_factory=lambda: f"{os.getpid() % 100000}")
+    run_id: str = field(default_factory=lambda: str(os.getpid()))
     processes: list[subprocess.Popen] = field(default_factory=list)
 
     @property
@@ -115,6 +115,20 @@ class Testbed:
             return -1
 
     def close(self) -> None:
+        # A second Ctrl-C or SIGTERM must not cut the teardown short (signals can
+        # only be set from the main thread; elsewhere the teardown just runs).
+        previous = {}
+        try:
+            previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
+        except ValueError:
+            pass
+        try:
+            self._teardown()
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def _teardown(self) -> None:
         for process in reversed(self.processes):
             stop(process)
         self.processes.clear()
