@@ -298,8 +298,6 @@ def follow(scorer: Scorer, path: str | Path, options: DetectOptions, on_alert: C
     layout = _wait_for_layout(path, poll, idle_exit, stop)
     if layout is None:
         return InputReport(str(path), "unknown")
-    if is_capture(path):
-        raise InputError(path, "--follow reads a growing flow log or CSV, not a pcap")
     scorer.check(layout)
     report = InputReport(str(path), layout.format)
     tally = _Tally(scorer, layout, report, on_alert, options.threshold)

@@ -204,18 +204,22 @@ def reproduce(data_dir: str | Path, out_dir: str | Path, config: StudyConfig,
                                     lambda: train(out / "tasks" / task, folder, train_config))
         return fingerprint
 
-    def evaluate_stage(label: str, task: str, bundle: Path, upstream: str) -> dict:
+    def evaluate_stage(label: str, task: str, bundle: Path, upstream: str, only_classes: list[str] | None = None,
+                       group_ci: bool | None = None) -> dict:
+        """Evaluate on the test split; ``group_ci`` None: intervals over captures when the split is grouped."""
         image = out / "figures" / f"confusion-{label}.png"
+        by_groups = config.split == "grouped" if group_ci is None else group_ci
+        inputs = [upstream] if only_classes is None and group_ci is None else [upstream, only_classes, group_ci]
 
         def action() -> dict:
-            result = evaluate_bundle(bundle, out / "tasks" / task, group_ci=config.split == "grouped")
+            result = evaluate_bundle(bundle, out / "tasks" / task, only_classes=only_classes, group_ci=by_groups)
             result["confusion_png"] = str(confusion_png(result, image, f"{label} (test)").relative_to(out))
             meta = json.loads((bundle / "bundle.json").read_text())
             result["train_seconds"] = meta["training"]["seconds"]
             result["epochs_run"] = meta["training"]["epochs_run"]
             return result
 
-        return stages.run(f"evaluate {label}", [upstream], image, action)[1]
+        return stages.run(f"evaluate {label}", inputs, image, action)[1]
 
     common = dict(epochs=config.epochs, batch_size=config.batch_size, patience=config.patience,
                   precision=config.precision, seed=config.seed)
@@ -250,12 +254,11 @@ def reproduce(data_dir: str | Path, out_dir: str | Path, config: StudyConfig,
             _record(results, "iotds2", f"{model} ({variant})", evaluate_stage(label, "iotds2", folder, fp))
         results["weak_classes"] = _weak_class_table(results["tasks"]["iotds2"], model, config.weak_class_variants)
     extra = config.extra_protocols() if "iotds2" in task_fp else ()
-    protocol = _Protocol(out, flows, config, stages, ingest_fp, train_stage, common)
+    protocol = _Protocol(out, flows, config, stages, ingest_fp, train_stage, evaluate_stage, common)
     if "grouped" in extra:
         results.setdefault("protocols", {})["grouped"] = protocol.grouped()
     if "leave-one-capture-out" in extra:
-        results["leave_one_capture_out"] = _leave_one_capture_out(
-            out, flows, ingested, config, stages, ingest_fp, train_stage, evaluate_stage, common)
+        results["leave_one_capture_out"] = protocol.leave_one_capture_out(ingested)
     if "leave-one-dataset-out" in extra:
         results.setdefault("protocols", {})["leave-one-dataset-out"] = protocol.leave_one_dataset_out(ingested)
     if config.baseline:
@@ -285,15 +288,16 @@ class _Protocol:
     a task built another way, and score its test split."""
 
     def __init__(self, out: Path, flows: Path, config: StudyConfig, stages: Stages, ingest_fp: str,
-                 train_stage, common: dict) -> None:
+                 train_stage, evaluate_stage, common: dict) -> None:
         self.out, self.flows, self.config, self.stages = out, flows, config, stages
-        self.ingest_fp, self.train_stage, self.common = ingest_fp, train_stage, common
+        self.ingest_fp, self.train_stage, self.evaluate_stage, self.common = (ingest_fp, train_stage,
+                                                                             evaluate_stage, common)
 
-    def _fold(self, name: str, options, only_classes=None, group_ci: bool = False) -> dict:
-        """Build task ``name``, train and evaluate the first model and LightGBM on it."""
+    def _fold(self, name: str, options, only_classes=None, group_ci: bool | None = None) -> dict:
+        """Build task ``name``, train and evaluate the first model and LightGBM on it.
+        ``group_ci`` None: the CNN as the main run's evaluation, LightGBM without."""
         from iotids.baseline import run_baseline
         from iotids.build import build
-        from iotids.evaluate import evaluate_bundle
         from iotids.train import TrainConfig
 
         config, out = self.config, self.out
@@ -310,16 +314,25 @@ class _Protocol:
         bundle = out / "models" / f"{name}-{model}"
         train_fp = self.train_stage(f"train {name}-{model}", name, bundle, TrainConfig(model=model, **self.common),
                                     [fp])
-        fold["models"][model] = self.stages.run(
-            f"evaluate {name}-{model}", [train_fp, shared, group_ci], bundle / "evaluation.json",
-            lambda: _saved(bundle / "evaluation.json",
-                           evaluate_bundle(bundle, folder, only_classes=shared, group_ci=group_ci)))[1]
+        fold["models"][model] = self.evaluate_stage(f"{name}-{model}", name, bundle, train_fp, shared, group_ci)
         if config.baseline:
             saved = out / "models" / f"{name}-lightgbm"
+            inputs = [fp, config.seed] if shared is None and group_ci is None else [fp, config.seed, shared, group_ci]
             fold["models"]["lightgbm"] = self.stages.run(
-                f"baseline {name}", [fp, config.seed, shared, group_ci], saved,
-                lambda: run_baseline(folder, seed=config.seed, out=saved, only_classes=shared, group_ci=group_ci))[1]
+                f"baseline {name}", inputs, saved,
+                lambda: run_baseline(folder, seed=config.seed, out=saved, only_classes=shared,
+                                     group_ci=bool(group_ci)))[1]
         return fold
+
+    def leave_one_capture_out(self, ingested: dict) -> dict:
+        """Per IoT-23 capture: IoT-DS-2 with that capture as the test split."""
+        from iotids.build import BuildOptions
+
+        c = self.config
+        captures = sorted({f["capture"] for f in ingested["files"] if f["source"] == "iot23"})
+        return {capture: self._fold(f"loco-{capture}", BuildOptions(
+                    task="iotds2", schema=c.schema, split="holdout", holdout=capture, dedup=c.dedup, seed=c.seed,
+                    k=c.k)) for capture in captures}
 
     def grouped(self) -> dict:
         """IoT-DS-2 with whole captures (or time blocks of them) on one side only;
@@ -345,48 +358,13 @@ class _Protocol:
         for source in sources:
             options = BuildOptions(task="iotds2", schema="common", split="holdout", holdout=SOURCE_HOLDOUT + source,
                                    dedup=c.dedup, seed=c.seed, k=c.k)
-            folds[source] = self._fold(f"lodo-{source}", options, only_classes=_shared_classes)
+            folds[source] = self._fold(f"lodo-{source}", options, only_classes=_shared_classes, group_ci=False)
         return {"folds": folds}
 
 
 def _shared_classes(manifest: dict) -> list[str]:
     counts = manifest["class_counts"]
     return [c for c in manifest["classes"] if counts["train"].get(c) and counts["test"].get(c)]
-
-
-def _saved(path: Path, result: dict) -> dict:
-    write_json(path, result)
-    return result
-
-
-def _leave_one_capture_out(out: Path, flows: Path, ingested: dict, config: StudyConfig, stages: Stages,
-                           ingest_fp: str, train_stage, evaluate_stage, common: dict) -> dict:
-    """Per IoT-23 capture: build IoT-DS-2 with that capture as the test split,
-    train the first model and LightGBM, evaluate on the held-out capture."""
-    from iotids.baseline import run_baseline
-    from iotids.build import BuildOptions, build
-    from iotids.train import TrainConfig
-
-    captures = sorted({f["capture"] for f in ingested["files"] if f["source"] == "iot23"})
-    model = config.models[0]
-    folds: dict = {}
-    for capture in captures:
-        name = f"loco-{capture}"
-        options = BuildOptions(task="iotds2", schema=config.schema, split="holdout", holdout=capture,
-                               dedup=config.dedup, seed=config.seed, k=config.k)
-        folder = out / "tasks" / name
-        fp, manifest = stages.run(f"build {name}", [ingest_fp, asdict(options)], folder,
-                                  lambda options=options, folder=folder: build(flows, folder, options))
-        bundle = out / "models" / f"{name}-{model}"
-        train_fp = train_stage(f"train {name}-{model}", name, bundle, TrainConfig(model=model, **common), [fp])
-        fold = {model: evaluate_stage(f"{name}-{model}", name, bundle, train_fp)}
-        if config.baseline:
-            saved = out / "models" / f"{name}-lightgbm"
-            fold["lightgbm"] = stages.run(f"baseline {name}", [fp, config.seed], saved,
-                                          lambda folder=folder, saved=saved: run_baseline(
-                                              folder, seed=config.seed, out=saved))[1]
-        folds[capture] = {"models": fold, "warnings": manifest["warnings"], "test_rows": manifest["rows"]["test"]}
-    return folds
 
 
 def _weak_class_table(per_model: dict, model: str, variants: tuple[str, ...]) -> dict:

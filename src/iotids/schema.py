@@ -60,13 +60,14 @@ _ARGUS_STATE = {"FIN": "established", "CON": "established", "ACC": "established"
                 "ECO": "attempt", "URP": "other", "CLO": "established"}
 
 
-def _lookup(column: str, table: dict) -> pl.Expr:
-    """Map values by a small table with a when/then chain (streams, unlike replace_strict)."""
+def _lookup(column: str | pl.Expr, table: dict, otherwise: pl.Expr | None = None) -> pl.Expr:
+    """Map values by a small table with a when/then chain (streams, unlike replace_strict);
+    values not in the table become ``otherwise`` (default "other")."""
+    value_of = pl.col(column) if isinstance(column, str) else column
     expr = None
     for key, value in table.items():
-        expr = (pl.when(pl.col(column) == key) if expr is None else expr.when(pl.col(column) == key)).then(
-            pl.lit(value))
-    return expr.otherwise(pl.lit("other"))
+        expr = (pl.when(value_of == key) if expr is None else expr.when(value_of == key)).then(pl.lit(value))
+    return expr.otherwise(pl.lit("other") if otherwise is None else otherwise)
 
 
 def _num(column: str) -> pl.Expr:
@@ -183,10 +184,7 @@ def endpoints(fmt: str, available: set[str]) -> list[pl.Expr]:
             exprs.append((_num(native) / 1e3).alias(name))
         elif name == "proto" and fmt in _NUMBERED_PROTO:
             number = pl.col(native).cast(pl.Int64, strict=False)
-            named = None
-            for value, text in _PROTO_NUMBERS.items():
-                named = (pl.when(number == value) if named is None else named.when(number == value)).then(pl.lit(text))
-            exprs.append(named.otherwise(pl.col(native).cast(pl.String)).alias(name))
+            exprs.append(_lookup(number, _PROTO_NUMBERS, otherwise=pl.col(native).cast(pl.String)).alias(name))
         else:
             exprs.append(pl.col(native).alias(name))
     return exprs

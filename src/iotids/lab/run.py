@@ -20,6 +20,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
@@ -35,6 +36,7 @@ from iotids.sources import read
 from iotids.sources.botiot import ARGUS_COLUMNS
 from iotids.sources.iotid20 import IOTID20_COLUMNS
 from iotids.sources.mqtt import BIFLOW_COLUMNS
+from iotids.synthetic import write_csv
 
 TOOLS = {  # tool -> (Debian package, how to print its version)
     "ip": ("iproute2", ["ip", "-V"]),
@@ -157,17 +159,7 @@ def _datasets(name: str, folder: Path, record: dict) -> dict:
 
 
 def _counts(labels: list[str]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for label in labels:
-        counts[label] = counts.get(label, 0) + 1
-    return dict(sorted(counts.items()))
-
-
-def _write(path: Path, header: tuple[str, ...], rows: list[list], separator: str = ",",
-           quote: bool = False) -> None:
-    from iotids.synthetic import write_csv
-
-    write_csv(path, header, rows, separator=separator, quote_strings=quote)
+    return dict(sorted(Counter(labels).items()))
 
 
 def _write_botiot(rows: pl.DataFrame, attack_label: str, path: Path) -> dict:
@@ -179,7 +171,7 @@ def _write_botiot(rows: pl.DataFrame, attack_label: str, path: Path) -> dict:
         values = {**record, "dir": "->", "srcid": "", "record": "", "attack": int(label != "Normal/Normal"),
                   "category": category, "subcategory": subcategory}
         data.append(["" if values.get(c) is None else values.get(c, "") for c in ARGUS_COLUMNS])
-    _write(path, ARGUS_COLUMNS, data, separator=";", quote=True)
+    write_csv(path, ARGUS_COLUMNS, data, separator=";", quote_strings=True)
     return {"format": "botiot-argus", "rows": len(data), "labels": _counts(labels)}
 
 
@@ -199,7 +191,7 @@ def _write_iotid20(rows: pl.DataFrame, attack_label: str, path: Path) -> dict:
                   "Dst_Port": record["dst_port"], "Protocol": record["protocol"], "Timestamp": stamp,
                   "Label": "Normal" if cat == "Normal" else "Anomaly", "Cat": cat, "Sub_Cat": sub}
         data.append([values.get(c, 0) for c in IOTID20_COLUMNS])
-    _write(path, IOTID20_COLUMNS, data)
+    write_csv(path, IOTID20_COLUMNS, data)
     return {"format": "iotid20-cic", "rows": len(data), "labels": _counts(labels)}
 
 
