@@ -213,6 +213,9 @@ Sampling = Annotated[str, typer.Option(help="shuffle (each row once per epoch) o
                                             "equally often).")]
 TuneThresholds = Annotated[bool, typer.Option("--tune-thresholds", help="Calibrate probabilities and choose "
                                                                         "per-class thresholds on val.")]
+MemoryBudget = Annotated[str | None, typer.Option(
+    help="Memory for the train and val rows, e.g. 4G; above it they stream from Parquet row groups through a "
+         "shuffle buffer (out-of-core). Default: half the memory available at start.")]
 
 
 @app.command("train")
@@ -229,6 +232,7 @@ def train_model(
     loss: Loss = "ce",
     sampling: Sampling = "shuffle",
     tune_thresholds: TuneThresholds = False,
+    memory_budget: MemoryBudget = None,
     compile_model: Annotated[bool, typer.Option("--compile", help="torch.compile the model (about 30 s to "
                                                                   "start, faster epochs; eager if it fails).")]
     = False,
@@ -239,7 +243,7 @@ def train_model(
     _run_training(task_dir, out_dir, TrainConfig(
         model=model.value, epochs=epochs, batch_size=batch_size, seed=seed, class_weights=class_weights,
         patience=patience, precision=precision, compile=compile_model, loss=loss, sampling=sampling,
-        tune_thresholds=tune_thresholds))
+        tune_thresholds=tune_thresholds, memory_budget=_size(memory_budget)))
 
 
 @app.command("transfer")
@@ -258,6 +262,7 @@ def transfer(
     loss: Loss = "ce",
     sampling: Sampling = "shuffle",
     tune_thresholds: TuneThresholds = False,
+    memory_budget: MemoryBudget = None,
 ) -> None:
     """Transfer learning: the source model without its output layer, two new dense layers, fine-tuned."""
     import json as json_module
@@ -272,7 +277,13 @@ def transfer(
     _run_training(task_dir, out_dir, TrainConfig(
         model=str(name), epochs=epochs, batch_size=batch_size, seed=seed, class_weights=class_weights,
         patience=patience, precision=precision, transfer_from=str(bundle_dir), freeze=freeze, loss=loss,
-        sampling=sampling, tune_thresholds=tune_thresholds))
+        sampling=sampling, tune_thresholds=tune_thresholds, memory_budget=_size(memory_budget)))
+
+
+def _size(text: str | None) -> int | None:
+    from iotids.stream import parse_size
+
+    return None if text is None else parse_size(text)
 
 
 def _run_training(task_dir: Path, out_dir: Path, config) -> None:

@@ -195,21 +195,24 @@ def evaluate_bundle(bundle_dir: str | Path, task_dir: str | Path, split: str = "
     from iotids.bundle import load_bundle
     from iotids.decision import classify
     from iotids.errors import InputError
+    from iotids.stream import ModelInputs
     from iotids.train import load_task, predict_logits
 
     bundle = load_bundle(bundle_dir)
-    data = load_task(task_dir, (split,))
+    data = load_task(task_dir, splits=())
     if data.manifest["features"] != bundle.features:
         raise InputError(task_dir, "its features differ from the bundle's; build the task with the "
                                    "bundle's preprocessor and features")
     if data.manifest["classes"] != bundle.classes:
         raise InputError(task_dir, f"its classes {data.manifest['classes']} differ from the bundle's "
                                    f"{bundle.classes}")
-    rows = data.splits[split]
     decision = bundle.meta.get("decision")
-    predicted = classify(predict_logits(bundle.model, rows.x).numpy(), decision) if len(rows.y) \
-        else np.empty(0, np.int64)
-    result = evaluate_split(rows.y.numpy(), predicted, bundle.classes, task_dir, split, only_classes, group_ci)
+    truth, predicted = [np.empty(0, np.int64)], [np.empty(0, np.int64)]
+    for x, y in ModelInputs(Path(task_dir) / f"{split}.parquet", bundle.features).batches(8192):  # streamed
+        truth.append(y.numpy())
+        predicted.append(classify(predict_logits(bundle.model, x).numpy(), decision))
+    result = evaluate_split(np.concatenate(truth), np.concatenate(predicted), bundle.classes, task_dir, split,
+                            only_classes, group_ci)
     result["split"] = split
     result["synthetic"] = bool(data.manifest.get("synthetic"))
     result["model"] = bundle.meta["architecture"]["name"]

@@ -1,6 +1,11 @@
 """Training: whole splits as tensors, shuffled index batches, AdamW, early
 stopping on validation macro-F1, resumable, deterministic for a seed.
 
+When train and val do not fit ``--memory-budget`` (default: half the memory
+available at start), they stream from their Parquet row groups instead
+(iotids.stream): a shuffle buffer as large as the budget allows, each DDP
+rank reading its own shard of row groups. The bundle records which way ran.
+
 Runs alone or under ``torchrun --nproc-per-node N`` (DDP; gloo on CPU, nccl
 on GPU): each process takes its share of every epoch's permutation, rank 0
 writes the checkpoint and the bundle.
@@ -21,7 +26,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
-import polars as pl
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -32,6 +36,7 @@ from iotids.errors import InputError, IotidsError
 from iotids.evaluate import macro_f1
 from iotids.features import Preprocessor
 from iotids.models import SHAPES, build_model
+from iotids.stream import ModelInputs, available_memory, buffer_rows
 
 CHECKPOINT = "checkpoint"
 
@@ -53,6 +58,7 @@ class TrainConfig:
     loss: str = "ce"  # ce: cross-entropy; focal: focal loss (gamma 2), for rare classes
     sampling: str = "shuffle"  # shuffle: each row once per epoch; balanced: classes drawn equally often
     tune_thresholds: bool = False  # calibrate and choose per-class thresholds on val (iotids.decision)
+    memory_budget: int | None = None  # bytes for train+val data; None: half of MemAvailable
 
 
 @dataclass
@@ -95,9 +101,7 @@ def load_task(task_dir: str | Path, splits: tuple[str, ...] = ("train", "val")) 
                                         "(rebuild it with --k 64)")
     data = TaskData(manifest, Preprocessor.load(folder / "preprocessor.json"))
     for name in splits:
-        table = pl.read_parquet(folder / f"{name}.parquet", columns=[*features, "label"])
-        data.splits[name] = Split(torch.from_numpy(table.select(features).to_numpy().astype(np.float32)),
-                                  torch.from_numpy(table["label"].to_numpy().astype(np.int64)))
+        data.splits[name] = Split(*ModelInputs(folder / f"{name}.parquet", features).tensors())
     return data
 
 
@@ -163,18 +167,26 @@ def run_epoch(net: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor,
               dtype: torch.dtype | None = None, loss_name: str = "ce") -> tuple[float, int]:
     """One pass over ``order``: index batches of the in-memory tensors, no
     DataLoader. Returns (summed loss, rows seen)."""
+    batches = ((x[b], y[b]) for b in order.split(batch_size))
+    return run_batches(net, optimizer, batches, x.device, weights, dtype, loss_name)
+
+
+def run_batches(net: nn.Module, optimizer: torch.optim.Optimizer, batches, device: torch.device,
+                weights: torch.Tensor | None = None, dtype: torch.dtype | None = None,
+                loss_name: str = "ce") -> tuple[float, int]:
+    """One optimisation step per (x, y) batch. Returns (summed loss, rows seen)."""
     net.train()
     criterion = LOSSES[loss_name]
     total, seen = 0.0, 0
-    for start in range(0, len(order), batch_size):
-        batch = order[start:start + batch_size]
-        with torch.autocast(x.device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
-            loss = criterion(net(x[batch]), y[batch], weight=weights)
+    for xb, yb in batches:
+        xb, yb = xb.to(device, non_blocking=True), yb.to(device, non_blocking=True)
+        with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
+            loss = criterion(net(xb), yb, weight=weights)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        total += float(loss.detach()) * len(batch)
-        seen += len(batch)
+        total += float(loss.detach()) * len(yb)
+        seen += len(yb)
     return total, seen
 
 
@@ -234,16 +246,14 @@ def train(task_dir: str | Path, out_dir: str | Path, config: TrainConfig,
 
 def _train(task_dir, out: Path, config: TrainConfig, on_epoch, dist: _Distributed) -> dict:
     torch.manual_seed(config.seed)
-    data = load_task(task_dir)
+    data = load_task(task_dir, splits=())
     classes = data.manifest["classes"]
-    train_split, val_split = data.splits["train"], data.splits["val"]
-    if len(train_split.y) == 0:
-        raise InputError(task_dir, "the train split is empty")
+    rows = _Rows(Path(task_dir), data.manifest["features"], config, dist)
     model, parent = _initial_model(config, data, task_dir)
     model = model.to(dist.device)
     optimizer = make_optimizer(model, config)
     dtype = autocast_dtype(config.precision, dist.device)
-    weights = _class_weights(train_split.y, len(classes)).to(dist.device) if config.class_weights else None
+    weights = _class_weights(rows.class_counts(len(classes))).to(dist.device) if config.class_weights else None
     state = {"epoch": 0, "best_f1": -1.0, "best_epoch": 0, "history": []}
     best_state = {k: v.clone() for k, v in model.state_dict().items()}
     if dist.main:
@@ -255,28 +265,22 @@ def _train(task_dir, out: Path, config: TrainConfig, on_epoch, dist: _Distribute
     net = dist.wrap(model)
     if config.compile:
         net = _compiled(net)
-    x, y = train_split.x.to(dist.device), train_split.y.to(dist.device)
-    per_rank = len(y) // dist.world
     started = time.perf_counter()
     for epoch in range(state["epoch"] + 1, config.epochs + 1):
         if epoch - state["best_epoch"] > config.patience and state["best_epoch"] > 0:
             break
         tick = time.perf_counter()
-        generator = torch.Generator().manual_seed(config.seed * 100_003 + epoch)
         torch.manual_seed(config.seed * 100_003 + epoch + dist.rank)  # dropout draws
-        order = epoch_order(train_split.y, config.sampling, generator)[dist.rank::dist.world][:per_rank]
-        order = order.to(dist.device)
         try:
-            total, seen = run_epoch(net, optimizer, x, y, order, config.batch_size, weights, dtype, config.loss)
+            total, seen = run_batches(net, optimizer, rows.epoch(epoch), dist.device, weights, dtype, config.loss)
         except Exception:
             if not config.compile or net is model:
                 raise
             net = dist.wrap(model)  # torch.compile failed: continue eagerly
-            total, seen = run_epoch(net, optimizer, x, y, order, config.batch_size, weights, dtype, config.loss)
-        logits = predict_logits(model, val_split.x.to(dist.device))
-        predicted = logits.argmax(1).cpu() if len(logits) else torch.empty(0, dtype=torch.long)
-        f1 = macro_f1(val_split.y.numpy(), predicted.numpy(), len(classes)) if len(predicted) else 0.0
-        accuracy = float((predicted == val_split.y).double().mean()) if len(predicted) else 0.0
+            total, seen = run_batches(net, optimizer, rows.epoch(epoch), dist.device, weights, dtype, config.loss)
+        truth, predicted = rows.validate(model)
+        f1 = macro_f1(truth, predicted, len(classes)) if len(predicted) else 0.0
+        accuracy = float((predicted == truth).mean()) if len(predicted) else 0.0
         best = f1 > state["best_f1"]
         if best:
             state.update(best_f1=f1, best_epoch=epoch)
@@ -291,18 +295,18 @@ def _train(task_dir, out: Path, config: TrainConfig, on_epoch, dist: _Distribute
         dist.barrier()
     model.load_state_dict(best_state)
     decision = None
-    if config.tune_thresholds and len(val_split.y):
+    if config.tune_thresholds and rows.val.rows:
         from iotids.decision import fit_decision
 
-        decision = fit_decision(predict_logits(model, val_split.x.to(dist.device)).cpu().numpy(),
-                                val_split.y.numpy())
+        decision = fit_decision(*rows.val_logits(model))
     meta = {
         "classes": classes,
         "features": data.manifest["features"],
         "preprocessor": data.preprocessor.to_json(),
         "training": asdict(config) | {"epochs_run": state["epoch"], "best_epoch": state["best_epoch"],
                                       "seconds": round(time.perf_counter() - started, 2),
-                                      "world_size": dist.world, "rows": len(y),
+                                      "world_size": dist.world, "rows": rows.train.rows,
+                                      "data": rows.describe(),
                                       "autocast": str(dtype).removeprefix("torch.") if dtype else "float32",
                                       "history": state["history"]},
         "seed": config.seed,
@@ -319,6 +323,78 @@ def _train(task_dir, out: Path, config: TrainConfig, on_epoch, dist: _Distribute
         save_bundle(out, model.cpu(), meta)
     dist.barrier()
     return meta
+
+
+class _Rows:
+    """Train and val rows for the loop: tensors when they fit the memory budget,
+    else streamed from their Parquet row groups (iotids.stream)."""
+
+    def __init__(self, folder: Path, features: list[str], config: TrainConfig, dist: _Distributed) -> None:
+        self.train = ModelInputs(folder / "train.parquet", features)
+        self.val = ModelInputs(folder / "val.parquet", features)
+        if self.train.rows == 0:
+            raise InputError(folder, "the train split is empty")
+        self.config, self.dist = config, dist
+        available = available_memory()
+        self.budget = config.memory_budget or (available // 2 if available else None)
+        self.need = (self.train.rows + self.val.rows) * self.train.row_bytes
+        self.streamed = self.budget is not None and self.need > self.budget
+        if self.streamed:
+            if config.sampling != "shuffle":
+                raise IotidsError(f"--sampling {config.sampling} draws from the whole train split, which must fit "
+                                  f"in memory: train+val need {self.need / 2**30:.2f} GiB, the memory budget is "
+                                  f"{self.budget / 2**30:.2f} GiB; raise --memory-budget")
+            if len(self.train.group_rows) < dist.world:
+                raise IotidsError(f"{self.train.path}: {len(self.train.group_rows)} row groups cannot give each of "
+                                  f"{dist.world} ranks a shard; raise --memory-budget to train from memory")
+            self.buffer_rows = buffer_rows(self.train, self.budget, config.batch_size)
+        else:
+            self.x, self.y = (t.to(dist.device) for t in self.train.tensors())
+            self.val_x, self.val_y = self.val.tensors()
+            self.val_x = self.val_x.to(dist.device)
+
+    def class_counts(self, classes: int) -> torch.Tensor:
+        if self.streamed:
+            return torch.from_numpy(self.train.label_counts(classes))
+        return torch.bincount(self.y.cpu(), minlength=classes)
+
+    def epoch(self, epoch: int):
+        """This rank's (x, y) batches of one epoch, drawn from (seed, epoch)."""
+        config, dist = self.config, self.dist
+        if self.streamed:
+            return self.train.shuffled_batches(config.batch_size, self.buffer_rows, config.seed, epoch,
+                                               dist.rank, dist.world)
+        generator = torch.Generator().manual_seed(config.seed * 100_003 + epoch)
+        per_rank = len(self.y) // dist.world
+        order = epoch_order(self.y.cpu(), config.sampling, generator)[dist.rank::dist.world][:per_rank]
+        return ((self.x[b], self.y[b]) for b in order.to(self.x.device).split(config.batch_size))
+
+    def validate(self, model: nn.Module) -> tuple[np.ndarray, np.ndarray]:
+        """(true class, predicted class) of every val row."""
+        if not self.streamed:
+            logits = predict_logits(model, self.val_x)
+            return self.val_y.numpy(), logits.argmax(1).cpu().numpy() if len(logits) else np.empty(0, np.int64)
+        truth, predicted = [], []
+        for xb, yb in self.val.batches(8192):
+            truth.append(yb.numpy())
+            predicted.append(predict_logits(model, xb.to(self.dist.device)).argmax(1).cpu().numpy())
+        return (np.concatenate(truth), np.concatenate(predicted)) if truth else (np.empty(0, np.int64),) * 2
+
+    def val_logits(self, model: nn.Module) -> tuple[np.ndarray, np.ndarray]:
+        if not self.streamed:
+            return predict_logits(model, self.val_x).cpu().numpy(), self.val_y.numpy()
+        parts = [(predict_logits(model, xb.to(self.dist.device)).cpu().numpy(), yb.numpy())
+                 for xb, yb in self.val.batches(8192)]
+        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+    def describe(self) -> dict:
+        """How the rows were fed, for the bundle's record."""
+        described = {"mode": "stream" if self.streamed else "memory", "memory_budget": self.budget,
+                     "bytes_needed_in_memory": self.need, "row_groups": len(self.train.group_rows)}
+        if self.streamed:
+            described |= {"shuffle_buffer_rows": self.buffer_rows,
+                          "row_groups_per_rank": len(self.train.group_rows[self.dist.rank::self.dist.world])}
+        return described
 
 
 def _initial_model(config: TrainConfig, data: TaskData, task_dir) -> tuple[nn.Module, dict | None]:
@@ -351,9 +427,9 @@ def _compiled(net: nn.Module) -> nn.Module:
         return net
 
 
-def _class_weights(y: torch.Tensor, classes: int) -> torch.Tensor:
+def _class_weights(counts: torch.Tensor) -> torch.Tensor:
     """Inverse class frequency, normalised to mean 1 over the present classes."""
-    counts = torch.bincount(y, minlength=classes).double()
+    counts, classes = counts.double(), len(counts)
     weights = torch.where(counts > 0, counts.sum() / (classes * counts.clamp(min=1)), torch.zeros_like(counts))
     present = counts > 0
     return (weights / weights[present].mean()).float()
