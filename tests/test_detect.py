@@ -85,6 +85,10 @@ def test_torch_and_onnx_backends_agree(synthetic_dir: Path, common_bundle: Path)
         runs[backend] = alerts
     assert [a["row"] for a in runs["torch"]] == [a["row"] for a in runs["onnx"]]
     assert all(abs(a["score"] - b["score"]) < 1e-4 for a, b in zip(runs["torch"], runs["onnx"], strict=True))
+    int8: list[dict] = []
+    report = detect_file(Scorer(common_bundle, "onnx-int8"), path, DetectOptions(), int8.append)
+    flagged, rough = {a["row"] for a in runs["torch"]}, {a["row"] for a in int8}
+    assert report.flows == _rows(path) and len(flagged ^ rough) <= 0.05 * len(flagged | rough)
 
 
 def test_formats_without_a_recipe_are_refused_naming_those_that_fit(synthetic_dir: Path,

@@ -61,3 +61,30 @@ def test_every_architecture_exports(name: str, tmp_path: Path) -> None:
     session = ort.InferenceSession(onnx_bytes(model), providers=["CPUExecutionProvider"])
     with torch.inference_mode():
         assert np.abs(session.run([OUTPUT], {INPUT: x.numpy()})[0] - model(x).numpy()).max() < 1e-4
+
+
+def test_int8_export_is_smaller_and_agrees_on_real_rows(cli, real_common_bundle: Path, tmp_path: Path) -> None:
+    float_path, int8_path = tmp_path / "float.onnx", tmp_path / "int8.onnx"
+    assert cli("export", real_common_bundle, "--onnx", float_path).code == 0
+    result = cli("export", real_common_bundle, "--onnx", int8_path, "--int8")
+    assert result.code == 0 and "int8" in result.stdout, result.stderr
+    graph = onnx.load(str(int8_path))
+    assert {p.key: p.value for p in graph.metadata_props}["iotids.quantization"] == "int8-dynamic"
+    assert any(node.op_type in ("MatMulInteger", "ConvInteger", "DynamicQuantizeLinear") for node in graph.graph.node)
+    assert int8_path.stat().st_size < float_path.stat().st_size / 2
+    x = _task_rows(real_common_bundle)
+    exact = ort.InferenceSession(str(float_path), providers=["CPUExecutionProvider"]).run([OUTPUT], {INPUT: x})[0]
+    rough = ort.InferenceSession(str(int8_path), providers=["CPUExecutionProvider"]).run([OUTPUT], {INPUT: x})[0]
+    assert not np.array_equal(exact, rough)  # it did quantize
+    assert (exact.argmax(1) == rough.argmax(1)).mean() > 0.97  # and classifies almost every row the same
+
+
+def test_auto_backend_times_both_runtimes(common_bundle: Path) -> None:
+    from iotids.detect import Scorer
+
+    scorer = Scorer(common_bundle)
+    assert set(scorer.speeds) == {"torch", "onnx"} and min(scorer.speeds.values()) > 0
+    faster = max(scorer.speeds, key=scorer.speeds.get)
+    assert scorer.backend == faster
+    assert Scorer(common_bundle, "onnx-int8").backend == "onnx-int8"
+    assert Scorer(common_bundle, "torch").speeds == {}
