@@ -50,6 +50,8 @@ bench: dev
 	$(BIN)/python benchmarks/train.py $(if $(QUICK),--quick,)
 	$(BIN)/python benchmarks/score.py $(if $(QUICK),--quick,)
 	$(BIN)/python benchmarks/growth.py $(if $(QUICK),--quick,)
+	$(BIN)/python benchmarks/quantize.py $(if $(QUICK),--quick,)
+	$(BIN)/python benchmarks/summary.py
 
 clean:
 	rm -rf $(DEMO) lab .pytest_cache benchmarks/work

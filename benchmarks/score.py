@@ -4,9 +4,15 @@ All inputs are SYNTHETIC (iotids' own generator); a common-schema CNN1D is
 trained for one epoch on them first (scoring speed does not depend on how
 well a model learnt). Measured in one run on this machine:
 
-  score.torch_flows_per_s.b{1,64,8192}   the network alone, torch (inference mode)
+  score.torch_flows_per_s.b{1,64,8192}   CNN1D, the network alone, torch (inference mode)
   score.onnx_flows_per_s.b{1,64,8192}    the same in onnxruntime
   score.onnx_vs_torch.b{1,64,8192}       ratio of the two
+  score.flows_per_s.<model>.{torch,onnx,onnx_int8}  every architecture at batch 8192 (untrained
+                                         weights: speed does not depend on them); onnx_int8 is
+                                         onnxruntime's dynamic int8 quantization
+  score.faster_runtime.<model>           the one `--backend auto` should pick here
+  score.gflops.<model>                   model FLOPs/s achieved by the faster runtime
+  score.machine_share.<model>            that ÷ machine.matmul_gflops (2048² float32 matmul, same run)
   score.detect_flows_per_s.{torch,onnx}  `iotids detect` on a synthetic conn.log (reading, features, model, alerts)
   score.detect_peak_rss_mb.{1x,4x}       peak RSS of that run, and with 4× the rows (flat = streaming)
   service.p50_ms, service.p99_ms         POST /v1/score with 1,000 flows, one keep-alive connection on loopback
@@ -29,6 +35,7 @@ import numpy as np
 import torch
 
 from report import PEAK_RSS_MB, report, timed
+from train import matmul_gflops
 
 WORK = Path(__file__).resolve().parent / "work" / "score"
 
@@ -74,6 +81,37 @@ def network_speed(bundle: Path, quick: bool) -> dict:
         results[f"score.torch_flows_per_s.b{batch}"] = round(ours_torch)
         results[f"score.onnx_flows_per_s.b{batch}"] = round(ours_onnx)
         results[f"score.onnx_vs_torch.b{batch}"] = round(ours_onnx / ours_torch, 2)
+    return results
+
+
+def model_speeds(quick: bool) -> dict:
+    """Every architecture in torch, onnxruntime and onnxruntime int8 at batch 8192."""
+    from iotids.models import SHAPES, build_model
+    from iotids.onnx_export import OnnxModel
+
+    machine = matmul_gflops()
+    results: dict[str, object] = {"machine.matmul_gflops": round(machine, 1)}
+    x = (torch.rand(8192 if quick else 16_384, 64) * 2 - 1).numpy()
+    batches = [x[i:i + 8192] for i in range(0, len(x), 8192)]
+    for name in SHAPES:
+        model = build_model(name, 17).eval()
+        runners = {"onnx": OnnxModel(model).logits, "onnx_int8": OnnxModel(model, int8=True).logits}
+
+        def run_torch(model=model):
+            with torch.inference_mode():
+                for b in batches:
+                    model(torch.from_numpy(b))
+
+        speeds = {"torch": len(x) / timed(run_torch, 2)}
+        for runtime, logits in runners.items():
+            speeds[runtime] = len(x) / timed(lambda logits=logits: [logits(b) for b in batches], 2)
+        for runtime, speed in speeds.items():
+            results[f"score.flows_per_s.{name}.{runtime}"] = round(speed)
+        faster = max(("torch", "onnx"), key=speeds.get)
+        gflops = speeds[faster] * model.flops_per_sample() / 1e9
+        results[f"score.faster_runtime.{name}"] = faster
+        results[f"score.gflops.{name}"] = round(gflops, 2)
+        results[f"score.machine_share.{name}"] = round(gflops / machine, 3)
     return results
 
 
@@ -167,6 +205,7 @@ def main() -> None:
     results: dict[str, object] = {"score.input": "SYNTHETIC (iotids.synthetic, iotids.synthetic_traffic)",
                                   "score.threads": torch.get_num_threads()}
     results |= network_speed(bundle, args.quick)
+    results |= model_speeds(args.quick)
     results |= detect_speed(bundle, args.quick)
     results |= service_latency(bundle, args.quick)
     report(results)

@@ -12,6 +12,7 @@ measures torch.compile. Merges the figures into benchmarks/results.json:
   train.fp32_vs_dataloader.<model>  the same with the project loop forced to float32
   train.samples_per_s.<model>   project loop
   train.gflops.<model>          achieved by the project loop
+  train.machine_share.<model>   that ÷ machine.matmul_gflops
   machine.matmul_gflops         2048×2048 float32 matmul (and _bf16: the same in bfloat16)
 """
 
@@ -97,6 +98,8 @@ def main() -> None:
     results["train.autocast"] = str(dtype).removeprefix("torch.") if dtype else "float32"
     for name in SHAPES:
         results |= measure_model(name, x, y, repeats, dtype, args.compile)
+        results[f"train.machine_share.{name}"] = round(results[f"train.gflops.{name}"]
+                                                       / results["machine.matmul_gflops"], 3)
     report(results)
 
 if __name__ == "__main__":
