@@ -1,0 +1,98 @@
+"""Exact duplicate task rows, counted (and dropped if asked) in bounded memory.
+
+Two rows are duplicates when their feature values and class are equal. Rows
+are compared by a hash of the feature values of their own flow table, so
+only rows of the same source and format can collide (the seed schema fills
+another source's columns with 0 only later, at preprocessing).
+
+One streaming pass writes every row's (feature hash, class, key) into
+Parquet partitions by hash — all rows of one hash land in one partition —
+and each partition is then examined alone; the number of partitions grows
+with the rows so that one stays near ``PARTITION_ROWS``. Dropping keeps the
+first row (smallest key) of each (hash, class); what to keep is one bit per
+row of its table.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from iotids.split import Run, _local
+
+PARTITION_ROWS = 2_000_000  # ≈ 50 MB of (hash, class, key) in memory at a time
+ROW_BITS = 40  # key = table index << ROW_BITS | row_id (iotids.dataset)
+
+
+@dataclass(frozen=True)
+class Duplicates:
+    rows: int
+    duplicate_rows: int  # rows whose features and label repeat an earlier row
+    conflicting_rows: int  # rows whose identical features carry more than one label
+    dropped: int
+
+    def to_json(self) -> dict:
+        return {
+            "rows": self.rows,
+            "duplicate_rows": self.duplicate_rows,
+            "duplicate_rate": round(self.duplicate_rows / self.rows, 6) if self.rows else 0.0,
+            "conflicting_rows": self.conflicting_rows,
+            "dropped": self.dropped,
+        }
+
+
+def feature_hash(frame: pl.LazyFrame) -> pl.Expr:
+    features = [c for c in frame.collect_schema().names() if c not in ("key", "source", "capture", "label")]
+    return pl.struct(features).hash(seed=0).alias("hash")
+
+
+def _spill(frame: pl.LazyFrame, folder: Path, partitions: int) -> None:
+    """One table's (hash, label, key) rows, partitioned by hash, under ``folder``."""
+    (frame.select(feature_hash(frame), "label", "key")
+     .with_columns((pl.col("hash") % partitions).alias("part"))
+     .sink_parquet(pl.PartitionBy(folder, key="part", include_key=False)))
+
+
+def find_duplicates(frames: Sequence[pl.LazyFrame], table_rows: dict[int, int], work: Path, drop: bool,
+                    run: Run = _local) -> tuple[Duplicates, dict[int, pl.Series]]:
+    """Duplicate statistics, and (``drop``) a keep mask per table index: a
+    Boolean Series over the table's row ids."""
+    partitions = max(1, math.ceil(sum(table_rows.values()) / PARTITION_ROWS))
+    if work.exists():
+        shutil.rmtree(work)
+    run(_spill, [(f, work / f"t{i}", partitions) for i, f in enumerate(frames)])
+    rows = duplicate_rows = conflicting = dropped = 0
+    keep = {table: np.ones(n, dtype=bool) for table, n in table_rows.items()} if drop else {}
+    for part in range(partitions):
+        files = sorted(work.glob(f"t*/part={part}/*.parquet"))
+        if not files:
+            continue
+        chunk = pl.read_parquet(files)
+        rows += chunk.height
+        unique = chunk.select(pl.struct("hash", "label").n_unique()).item()
+        duplicate_rows += chunk.height - unique
+        per_hash = chunk.group_by("hash").agg(pl.col("label").n_unique().alias("labels"), pl.len())
+        conflicting += int(per_hash.filter(pl.col("labels") > 1)["len"].sum() or 0)
+        if drop:
+            first = pl.col("key") == pl.col("key").min().over("hash", "label")
+            keys = chunk.filter(~first)["key"].to_numpy()
+            dropped += len(keys)
+            for table in np.unique(keys >> ROW_BITS):
+                keep[int(table)][keys[(keys >> ROW_BITS) == table] & ((1 << ROW_BITS) - 1)] = False
+        del chunk
+    shutil.rmtree(work)
+    masks = {table: pl.Series(bits, dtype=pl.Boolean) for table, bits in keep.items()}  # 1 bit a row
+    return Duplicates(rows, duplicate_rows, conflicting, dropped), masks
+
+
+def keep_rows(frame: pl.LazyFrame, table: int, masks: dict[int, pl.Series]) -> pl.LazyFrame:
+    """``frame`` without the rows ``find_duplicates`` dropped (a gather, so it streams)."""
+    if table not in masks:
+        return frame
+    return frame.filter(pl.lit(masks[table]).gather(pl.col("key") - (table << ROW_BITS)))
