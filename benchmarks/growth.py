@@ -2,7 +2,7 @@
 
 Input: the real IoT-23 capture 34-1 conn.log.labeled (../shared/data), or a
 SYNTHETIC capture when that is absent, replicated with shifted timestamps and
-uids (benchmarks/ingest.py's ``replicate``). 1× is about 250,000 rows (``--quick``:
+uids (benchmarks/ingest.py's ``replicate``). 1× is about 1.25 million rows (16×: ~20 million) (``--quick``:
 25,000; ``--rows N`` to choose), rounded to whole copies of the source. Every stage runs in a fresh subprocess so
 its peak RSS is its own (it includes pages of memory-mapped input files).
 detect scores the replicated conn.log with a common-schema CNN1D trained for
@@ -66,9 +66,9 @@ def train_bundle(task: Path) -> Path:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="1x = 25,000 rows")
-    parser.add_argument("--rows", type=int, help="rows at 1x [default: 250,000]")
+    parser.add_argument("--rows", type=int, help="rows at 1x [default: 1,250,000, so 16x is about 20 million]")
     args = parser.parse_args()
-    base = args.rows or (25_000 if args.quick else 250_000)
+    base = args.rows or (25_000 if args.quick else 1_250_000)
     if WORK.exists():
         shutil.rmtree(WORK)
     WORK.mkdir(parents=True)
