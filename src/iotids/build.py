@@ -13,6 +13,8 @@ are written before either is fitted and read only to be transformed.
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -22,24 +24,26 @@ import numpy as np
 import polars as pl
 
 from iotids import __version__
-from iotids.atomic import atomic_path, write_json
+from iotids.atomic import atomic_path, sweep, write_json
+from iotids.cluster import Jobs
 from iotids.dataset import (
     FRACTIONS,
     SPLITS,
+    FlowTable,
     build_index,
     class_counts,
     class_names,
     deduplicate,
     find_flow_tables,
+    index_part,
     sides_per_table,
     split_grouped,
     split_holdout,
     split_random,
     split_test_only,
     table_sizes,
-    task_frame,
     unplaced_classes,
-    with_split,
+    write_sides,
 )
 from iotids.errors import IotidsError
 from iotids.features import MAX_PAD, Preprocessor, rank_features, selected_features
@@ -65,49 +69,38 @@ class BuildOptions:
 
 
 def build(flows_dir: str | Path, out_dir: str | Path, options: BuildOptions,
-          progress: Callable[[str], None] = lambda step: None) -> dict:
-    """Build the task directory; return its manifest (also written as manifest.json)."""
+          progress: Callable[[str], None] = lambda step: None, *, scheduler: str | None = None) -> dict:
+    """Build the task directory; return its manifest (also written as manifest.json).
+
+    The per-table work (indexing, writing each table's rows of each split)
+    runs here one table at a time, or as tasks on the Dask cluster whose
+    ``scheduler`` address is given: the same functions, so the same files.
+    """
     if options.k < 1:
         raise IotidsError(f"--k must be at least 1, got {options.k}")
     options = replace(options, schema=_schema(options))
     out = Path(out_dir)
     names = class_names(options.task, options.binary)
     progress("reading flow tables")
-    tables = find_flow_tables(flows_dir, options.task)
-    frames = [task_frame(t, options.task, options.binary, options.schema) for t in tables]
-    progress("indexing and deduplicating")
-    index = build_index(frames)
-    if index.height == 0:
-        raise IotidsError(f"{flows_dir}: none of the {options.task} task's classes occur in its flow tables")
-    sizes = table_sizes(index)
-    index, duplicates = deduplicate(index, options.dedup)
-    progress(f"splitting ({options.split})")
-    if options.split == "holdout":
-        if not options.holdout:
-            raise IotidsError("--split holdout needs --holdout CAPTURE")
-        split = split_holdout(index, tables, options.holdout, options.seed)
-    elif options.split == "test":
-        if options.like is None:
-            raise IotidsError("--split test makes every row test data: it needs --like TASK_OR_BUNDLE for the "
-                              "preprocessing and features")
-        split = split_test_only(index)
-    elif options.split == "grouped":
-        split = split_grouped(index, options.seed)
-    else:
-        split = split_random(index, options.seed)
-    index = index.with_columns(pl.Series("split", split))
-    warnings = [f"{side}: no rows of {', '.join(classes)}"
-                for side, classes in unplaced_classes(index, split, names).items()
-                if options.split != "test" or side == "test"]
-
-    progress("writing splits")
-    raw = out / "split"
-    sides = sides_per_table(index, split, sizes)
-    for sid, side in enumerate(SPLITS):
-        rows = pl.concat([with_split(f, t, sides[t.index], sid) for f, t in zip(frames, tables, strict=True)
-                          if t.index in sides], how="diagonal_relaxed")
-        with atomic_path(raw / f"{side}.parquet") as tmp:
-            rows.sink_parquet(tmp)
+    # Absolute paths: a Dask worker's working directory is not ours.
+    tables = [replace(t, path=t.path.absolute()) for t in find_flow_tables(flows_dir, options.task)]
+    with Jobs(scheduler) as runner:
+        runner.check_shared(out, [t.path for t in tables])
+        shape = (options.task, options.binary, options.schema)
+        parts = runner.map(index_part, [(t, *shape) for t in tables], on_done=_counter("indexing", tables, progress))
+        index = build_index(parts)
+        if index.height == 0:
+            raise IotidsError(f"{flows_dir}: none of the {options.task} task's classes occur in its flow tables")
+        sizes = table_sizes(index)
+        index, duplicates = deduplicate(index, options.dedup)
+        progress(f"splitting ({options.split})")
+        split = _split(index, tables, options)
+        index = index.with_columns(pl.Series("split", split))
+        warnings = [f"{side}: no rows of {', '.join(classes)}"
+                    for side, classes in unplaced_classes(index, split, names).items()
+                    if options.split != "test" or side == "test"]
+        raw = out / "split"
+        _write_splits(runner, tables, sides_per_table(index, split, sizes), raw, shape, progress)
 
     if options.like is None:
         progress("fitting the preprocessor on train")
@@ -168,11 +161,69 @@ def build(flows_dir: str | Path, out_dir: str | Path, options: BuildOptions,
     return manifest
 
 
+def _split(index: pl.DataFrame, tables: list[FlowTable], options: BuildOptions) -> np.ndarray:
+    """The side (0 train, 1 val, 2 test) of every index row."""
+    if options.split == "holdout":
+        if not options.holdout:
+            raise IotidsError("--split holdout needs --holdout CAPTURE")
+        return split_holdout(index, tables, options.holdout, options.seed)
+    if options.split == "test":
+        if options.like is None:
+            raise IotidsError("--split test makes every row test data: it needs --like TASK_OR_BUNDLE for the "
+                              "preprocessing and features")
+        return split_test_only(index)
+    if options.split == "grouped":
+        return split_grouped(index, options.seed)
+    return split_random(index, options.seed)
+
+
+def _write_splits(runner: Jobs, tables: list[FlowTable], sides: dict[int, np.ndarray], raw: Path,
+                  shape: tuple[str, bool, str], progress: Callable[[str], None]) -> None:
+    """split/{train,val,test}.parquet: each table's rows of each side written
+    as a part (one job per table), then the parts merged in table order.
+
+    Here and on a cluster the same parts and the same merge: the split files
+    are byte-identical whichever ran the jobs.
+    """
+    placed = [t for t in tables if t.index in sides]
+    raw.mkdir(parents=True, exist_ok=True)
+    sweep(raw)
+    # Beside the outputs (a cluster's workers write there too); ".part": what a
+    # killed run left is swept by the next.
+    scratch = Path(tempfile.mkdtemp(prefix=".split.", suffix=".part", dir=raw)).absolute()
+    try:
+        parts = runner.map(write_sides, [(t, *shape, sides[t.index], str(scratch)) for t in placed],
+                           on_done=_counter("writing splits", placed, progress))
+        progress("merging splits")
+        for sid, side in enumerate(SPLITS):
+            rows = pl.concat([pl.scan_parquet(paths[sid]) for paths in parts], how="diagonal_relaxed")
+            with atomic_path(raw / f"{side}.parquet") as tmp:
+                # A fixed row-group size: left to Polars, it follows thread timing.
+                rows.sink_parquet(tmp, row_group_size=ROW_GROUP_ROWS)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _counter(step: str, tables: list[FlowTable], progress: Callable[[str], None]) -> Callable[[int, object], None]:
+    """An on_done callback that reports ``step (done/total tables)``."""
+    done = 0
+    progress(f"{step} (0/{len(tables)} tables)")
+
+    def one(i: int, result: object) -> None:
+        nonlocal done
+        done += 1
+        progress(f"{step} ({done}/{len(tables)} tables)")
+
+    return one
+
+
 def _select(preprocessor: Preprocessor, train: pl.LazyFrame, index: pl.DataFrame,
             options: BuildOptions) -> tuple[list[str], list[str], dict[str, int], dict]:
     """RFE on a stratified train sample: (kept, padding, ranking, what RFE saw)."""
     sample_keys = _stratified_sample(index.filter(pl.col("split") == 0), RFE_SAMPLE, options.seed)
-    sample = preprocessor.transform(train.join(sample_keys.lazy(), on="key", how="semi")).collect()
+    # File order kept: the forest sees the same rows in the same order on every run.
+    chosen = train.join(sample_keys.lazy(), on="key", how="semi", maintain_order="left")
+    sample = preprocessor.transform(chosen).collect()
     features = preprocessor.features_
     if len(features) < options.k and options.k > MAX_PAD:
         raise IotidsError(f"--k {options.k}: only {len(features)} features exist and zero padding "

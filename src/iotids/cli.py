@@ -60,6 +60,9 @@ def ingest(
     workers: Annotated[
         int | None, typer.Option(min=1, help="Files read in parallel [default: cores/4, at least 1].")
     ] = None,
+    scheduler: Annotated[str | None, typer.Option(
+        metavar="ADDRESS", help="Read the files on the Dask cluster of this scheduler (tcp://host:8786), "
+                                "whose workers see the same paths (docs/distributed.md); same outputs.")] = None,
 ) -> None:
     """Read native dataset files into flow tables (one Parquet file per input)."""
     from iotids.ingest import default_workers
@@ -79,9 +82,8 @@ def ingest(
         progress.update(task, advance=1, rows=progress.tasks[0].fields["rows"] + done.rows)
 
     with progress:
-        report = run_ingest(
-            inputs, out_dir, workers=workers or default_workers(), on_start=started, on_file=finished
-        )
+        report = run_ingest(inputs, out_dir, workers=workers or default_workers(), scheduler=scheduler,
+                            on_start=started, on_file=finished)
     if json_output:
         out.print_json(json.dumps(report.to_json()))
         return
@@ -159,6 +161,10 @@ def build_task(
                                                   "bundle directory (no refit; for transfer learning).")]
     = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print the manifest as JSON instead.")] = False,
+    scheduler: Annotated[str | None, typer.Option(
+        metavar="ADDRESS", help="Index and split the tables on the Dask cluster of this scheduler "
+                                "(tcp://host:8786), whose workers see the same paths (docs/distributed.md); "
+                                "same outputs.")] = None,
 ) -> None:
     """Build a task directory: split, preprocessor, RFE-selected features, model inputs."""
     from iotids.build import BuildOptions, build
@@ -166,7 +172,7 @@ def build_task(
     options = BuildOptions(task=task.value, binary=binary, schema=schema.value if schema else None, split=split.value,
                            dedup=dedup, seed=seed, k=k, like=str(like) if like else None, holdout=holdout)
     with err.status("building") as status:
-        manifest = build(flows_dir, out_dir, options,
+        manifest = build(flows_dir, out_dir, options, scheduler=scheduler,
                          progress=lambda step: status.update(f"build: {step}") if err.is_terminal else None)
     for warning in manifest["warnings"]:
         err.print(f"[yellow]warning:[/] {warning}")

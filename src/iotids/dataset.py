@@ -100,7 +100,8 @@ def task_frame(table: FlowTable, task: str, binary: bool, schema: str) -> pl.Laz
         features = [pl.col(name) for name in names]
     return (
         lf.with_columns(pl.col("label_raw").str.to_lowercase().alias("_label_key"))
-        .join(class_table(table.source, task, binary).lazy(), on="_label_key", how="inner")
+        # Left order kept: rows in file order, so every build writes the same bytes.
+        .join(class_table(table.source, task, binary).lazy(), on="_label_key", how="inner", maintain_order="left")
         .select(
             (pl.lit(table.index << ROW_BITS, pl.Int64) + pl.col("row_id")).alias("key"),
             "source", "capture", pl.col("_class").alias("label"), *features,
@@ -112,16 +113,18 @@ def feature_columns(frame: pl.LazyFrame) -> list[str]:
     return [c for c in frame.collect_schema().names() if c not in ("key", "source", "capture", "label")]
 
 
-def build_index(frames: list[pl.LazyFrame]) -> pl.DataFrame:
-    """Key, label and a hash of the feature values, per task row: about 20
-    bytes a row. The table (hence capture) of a row is ``key >> ROW_BITS``."""
-    parts = []
-    for frame in frames:
-        features = feature_columns(frame)
-        parts.append(
-            frame.select("key", "label", pl.struct(features).hash(seed=0).alias("hash"))
-            .collect(engine="streaming")
-        )
+def index_part(table: FlowTable, task: str, binary: bool, schema: str) -> pl.DataFrame:
+    """One job: the index rows of one flow table (key, label, a hash of the
+    feature values), about 20 bytes a row."""
+    frame = task_frame(table, task, binary, schema)
+    features = feature_columns(frame)
+    return (frame.select("key", "label", pl.struct(features).hash(seed=0).alias("hash"))
+            .collect(engine="streaming"))
+
+
+def build_index(parts: list[pl.DataFrame]) -> pl.DataFrame:
+    """The index of every task row from the tables' ``index_part``s. The
+    table (hence capture) of a row is ``key >> ROW_BITS``."""
     return pl.concat(parts).sort("key")
 
 
@@ -133,6 +136,19 @@ def with_split(frame: pl.LazyFrame, table: FlowTable, sides: np.ndarray, side: i
     """
     row_id = pl.col("key") - (table.index << ROW_BITS)
     return frame.filter(pl.lit(pl.Series(sides, dtype=pl.Int8)).gather(row_id) == side)
+
+
+def write_sides(table: FlowTable, task: str, binary: bool, schema: str, sides: np.ndarray,
+                folder: str) -> list[str]:
+    """One job: the table's task rows on each side of the split, one Parquet
+    file per side in ``folder`` (the parts ``iotids build`` merges); their paths."""
+    frame = task_frame(table, task, binary, schema)
+    paths = []
+    for sid, side in enumerate(SPLITS):
+        path = Path(folder) / f"{side}-{table.index:06d}.parquet"
+        with_split(frame, table, sides, sid).sink_parquet(path)
+        paths.append(str(path))
+    return paths
 
 
 def sides_per_table(index: pl.DataFrame, split: np.ndarray, sizes: dict[int, int]) -> dict[int, np.ndarray]:

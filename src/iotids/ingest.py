@@ -13,8 +13,7 @@ import hashlib
 import json
 import os
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import polars as pl
@@ -22,6 +21,7 @@ import pyarrow.parquet as pq
 
 from iotids import __version__
 from iotids.atomic import atomic_path, sweep, write_json
+from iotids.cluster import Jobs
 from iotids.errors import InputError, IotidsError, UnknownFormatError
 from iotids.labels import UnmappedLabelsError, class_counts
 from iotids.sources import Layout, diagnose, scan, sniff
@@ -31,6 +31,9 @@ FLOW_TABLE_VERSION = 1
 METADATA_KEY = "iotids"
 MANIFEST = "ingest.json"
 SYNTHETIC_PREFIX = "synthetic_"
+# Fixed row groups: left to Polars they follow its chunking, and a file's
+# bytes must not depend on the machine (a Dask worker may have other cores).
+ROW_GROUP_ROWS = 65_536
 
 
 @dataclass(frozen=True)
@@ -162,7 +165,8 @@ def _write_flow_table(
     required = (*layout.required, "label_raw") if layout.label_columns else layout.required
     with atomic_path(output) as tmp:
         try:
-            scan(layout).sink_parquet(tmp, metadata=metadata, compression_level=1)
+            scan(layout).sink_parquet(tmp, metadata=metadata, compression_level=1,
+                                       row_group_size=ROW_GROUP_ROWS)
         except pl.exceptions.PolarsError as exc:
             raise diagnose(layout, first_line(exc)) from None
         rows, nulls = _rows_and_nulls(tmp, required)
@@ -184,33 +188,49 @@ def ingest(
     out_dir: str | Path,
     *,
     workers: int = 1,
+    scheduler: str | None = None,
     on_start: Callable[[list[Layout]], None] | None = None,
     on_file: Callable[[IngestedFile], None] | None = None,
 ) -> IngestReport:
     """Ingest files and directories into ``out_dir``; write ``ingest.json`` there.
 
     All inputs are recognised before any is read, so a wrong file fails fast.
+    Files are read ``workers`` at a time here, or as tasks on the Dask cluster
+    whose ``scheduler`` address is given (same outputs, byte for byte).
     ``on_start`` receives the recognised inputs, ``on_file`` each finished one.
     """
     out = Path(out_dir)
     layouts, skipped = discover(inputs)
     if on_start:
         on_start(layouts)
-    out.mkdir(parents=True, exist_ok=True)
-    sweep(out)
-    targets = [out / name for name in output_names(layouts)]
-
-    def run(job: tuple[Layout, Path]) -> IngestedFile:
-        done = ingest_file(*job)
-        if on_file:
-            on_file(done)
-        return done
-
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        files = list(pool.map(run, zip(layouts, targets, strict=True)))
+    # Absolute paths: a Dask worker's working directory is not ours.
+    jobs = [(str(layout.path.absolute()), str((out / name).absolute()), str(layout.path), layout.capture)
+            for layout, name in zip(layouts, output_names(layouts), strict=True)]
+    with Jobs(scheduler, workers) as runner:
+        out.mkdir(parents=True, exist_ok=True)
+        sweep(out)
+        runner.check_shared(out, [layout.path.absolute() for layout in layouts])
+        files = runner.map(ingest_path, jobs, on_done=lambda i, done: on_file(done) if on_file else None)
     report = IngestReport(files, skipped)
     _update_manifest(out / MANIFEST, report)
     return report
+
+
+def ingest_path(path: str, output: str, shown: str, capture: str) -> IngestedFile:
+    """One job: recognise and ingest the file at ``path`` (absolute).
+
+    The report and any error name it ``shown``, as the user did, and its
+    capture is the one recognised from that name (a capture can come from the
+    parent folder, which an absolute path may add). The Layout is rebuilt
+    where the job runs rather than shipped there: it holds functions.
+    """
+    try:
+        done = ingest_file(replace(sniff(path), capture=capture), Path(output))
+    except InputError as exc:
+        if exc.path != path:
+            raise
+        raise type(exc)(shown, exc.message, line=exc.line, column=exc.column) from None
+    return replace(done, path=shown)
 
 
 def default_workers() -> int:
