@@ -33,10 +33,13 @@ def work(synthetic_dir, tmp_path_factory, scheduler) -> Path:
     the workers, whose working directory is another, must be given absolute ones."""
     folder = tmp_path_factory.mktemp("distributed")
     shutil.copytree(synthetic_dir, folder / "data")
+    stderr = []
     for name, extra in (("local", []), ("dask", ["--scheduler", scheduler])):
         result = run_cli("ingest", "data", "--out", name, "--json", *extra, cwd=folder)
         assert result.code == 0, result.stderr
         (folder / f"{name}.json").write_text(result.stdout)
+        stderr.append(result.stderr)
+    assert stderr[1] == stderr[0]  # nothing from Dask on the way
     return folder
 
 
@@ -57,9 +60,12 @@ def test_ingest_on_the_cluster_writes_the_same_bytes(work):
 @pytest.mark.parametrize("options", [[], ["--split", "grouped", "--dedup"]], ids=["random", "grouped-dedup"])
 def test_build_on_the_cluster_writes_the_same_bytes(work, scheduler, options):
     tag = "-".join(options) or "random"
+    stderr = []
     for name, extra in (("local", []), ("dask", ["--scheduler", scheduler])):
         result = run_cli("build", "local", "--out", f"task{tag}-{name}", "--seed", "3", *options, *extra, cwd=work)
         assert result.code == 0, result.stderr
+        stderr.append(result.stderr)
+    assert stderr[1] == stderr[0]  # the same warnings, nothing from Dask
     local, dask = digests(work / f"task{tag}-local"), digests(work / f"task{tag}-dask")
     parquet = {"split/train.parquet", "split/val.parquet", "split/test.parquet",
                "train.parquet", "val.parquet", "test.parquet"}

@@ -18,6 +18,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from iotids.errors import IotidsError
 
 CONNECT_TIMEOUT = 10  # seconds to reach the scheduler, and for a first worker to be there
@@ -71,7 +73,11 @@ class Jobs:
                     on_done: Callable[[int, Any], None] | None) -> list:
         from distributed import as_completed
 
-        futures = [self._client.submit(fn, *job, pure=False) for job in jobs]
+        # Arrays (a table's split sides: a byte a row) go to the workers as data
+        # of their own, not inside the task graph, which Dask keeps small.
+        futures = [self._client.submit(fn, *(self._client.scatter(arg, hash=False)
+                                             if isinstance(arg, np.ndarray) else arg for arg in job), pure=False)
+                   for job in jobs]
         position = {future.key: i for i, future in enumerate(futures)}
         results: list = [None] * len(futures)
         try:
