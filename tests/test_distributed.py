@@ -9,12 +9,15 @@ import logging
 import re
 import shutil
 import socket
+import sys
 from pathlib import Path
 
 import pytest
 
 from conftest import run_cli
-from iotids.errors import InputError
+from iotids.cluster import Jobs, _probe
+from iotids.errors import InputError, IotidsError
+from iotids.ingest import ingest
 
 distributed = pytest.importorskip("distributed")
 
@@ -82,8 +85,6 @@ def test_build_on_the_cluster_writes_the_same_bytes(work, scheduler, options):
 
 
 def test_a_workers_error_is_the_same_one_line_error(work, scheduler, tmp_path):
-    from iotids.ingest import ingest
-
     bad = tmp_path / "synthetic_iotid20.csv"
     text = (work / "data" / "synthetic_iotid20.csv").read_text()
     bad.write_text(text + text.splitlines()[-1][:25])  # a truncated last line
@@ -120,11 +121,17 @@ def test_a_malformed_scheduler_address_is_a_one_line_error(work):
 
 
 def test_the_probe_names_what_a_worker_cannot_see(tmp_path):
-    from iotids.cluster import _probe
-
     probe = tmp_path / ".iotids-probe-x"
     assert _probe(str(probe), "x", [])[0] == f"cannot see {tmp_path}"
     probe.write_text("x")
     assert _probe(str(probe), "x", [str(tmp_path)])[0] is None
     assert _probe(str(probe), "x", [str(tmp_path / "absent.csv")])[0] == f"cannot see {tmp_path / 'absent.csv'}"
     assert _probe(str(probe), "another run's token", [])[0] == f"cannot see {tmp_path}"
+
+
+def test_without_dask_the_scheduler_option_says_what_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed now fails
+    with pytest.raises(IotidsError, match=r"--scheduler needs dask.distributed: pip install"):
+        with Jobs("tcp://127.0.0.1:8786"):
+            pass
+    assert Jobs().map(divmod, [(7, 2), (9, 4)]) == [(3, 1), (2, 1)]  # the local path needs no Dask
