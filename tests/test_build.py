@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from iotids.build import BuildOptions, build
-from iotids.dataset import ROW_BITS, SPLITS, deduplicate, split_grouped, split_random
+from iotids.dataset import ROW_BITS, SPLITS
 from iotids.errors import IotidsError
 from iotids.features import Preprocessor
 from iotids.ingest import ingest
@@ -76,50 +76,44 @@ def test_splits_are_disjoint_and_stratified(task):
         assert abs(n / total - 0.7) < 0.05
 
 
-def _index(groups: dict[str, list[int]]) -> pl.DataFrame:
-    """An index whose tables (captures) are the keys of ``groups``, in order."""
-    keys, labels = [], []
-    for table, group_labels in enumerate(groups.values()):
-        keys += [(table << ROW_BITS) + row for row in range(len(group_labels))]
-        labels += group_labels
-    return pl.DataFrame({"key": keys, "label": labels, "hash": range(len(keys))})
+def split_grouped(groups: dict[str, list[int]], seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(side, table, label) of every row under the grouped split, for tables
+    (captures) whose rows carry the labels in ``groups``, in order."""
+    from iotids.split import assign_grouped, block_counts, grouped_rule
 
-
-def _tables(index: pl.DataFrame) -> np.ndarray:
-    return index["key"].to_numpy() >> ROW_BITS
+    frames = {t: pl.LazyFrame({"key": [(t << ROW_BITS) + r for r in range(len(labels))], "label": labels},
+                              schema={"key": pl.Int64, "label": pl.Int32})
+              for t, labels in enumerate(groups.values())}
+    sizes = {t: len(labels) for t, labels in enumerate(groups.values())}
+    counts = pl.concat([block_counts(lambda f=f: f, t, sizes[t]) for t, f in frames.items()])
+    plan = assign_grouped(counts, seed)
+    rows = pl.concat([f.with_columns(grouped_rule(plan[t], sizes[t]).expr().alias("side")) for t, f in frames.items()])
+    rows = rows.collect()
+    return rows["side"].to_numpy(), rows["key"].to_numpy() >> ROW_BITS, rows["label"].to_numpy()
 
 
 def test_grouped_split_never_shares_a_capture():
     # every class in >= 3 captures: whole captures, each on one side
-    index = _index({str(g): [g % 2] * 20 + [2] * 5 for g in range(12)})
-    split = split_grouped(index, seed=0)
-    tables = _tables(index)
+    split, tables, _ = split_grouped({str(g): [g % 2] * 20 + [2] * 5 for g in range(12)})
     for table in np.unique(tables):
         assert len(set(split[tables == table])) == 1  # one side per capture
     assert set(split) == {0, 1, 2}
 
 
 def test_grouped_split_cuts_rare_captures_into_time_blocks():
-    index = _index({"a": [0] * 100, "b": [1] * 100, "c": [0] * 50})
-    split = split_grouped(index, seed=0)
-    tables = _tables(index)
+    split, tables, _ = split_grouped({"a": [0] * 100, "b": [1] * 100, "c": [0] * 50})
     for table in range(3):
         rows = split[tables == table]
         assert set(rows) == {0, 1, 2}  # every side, in blocks
         assert (np.diff(rows) != 0).sum() <= 9  # 10 contiguous blocks at most
 
 
-def test_random_split_is_seeded():
-    index = _index({"a": [0] * 50 + [1] * 30})
-    assert (split_random(index, 3) == split_random(index, 3)).all()
-    assert not (split_random(index, 3) == split_random(index, 4)).all()
-
-
-def test_dedup_counts_and_drops():
-    index = pl.DataFrame({"key": range(6), "label": [0, 0, 1, 1, 2, 2], "hash": [1, 1, 1, 2, 3, 4]})
-    kept, stats = deduplicate(index, drop=True)
-    assert (stats.duplicate_rows, stats.conflicting_rows, stats.dropped) == (1, 3, 1)
-    assert kept["key"].to_list() == [0, 2, 3, 4, 5]
+def test_random_split_is_seeded(flows, tmp_path):
+    keys = {}
+    for name, seed in (("a", 3), ("b", 3), ("c", 4)):
+        build(flows, tmp_path / name, BuildOptions(seed=seed, k=8))
+        keys[name] = pl.read_parquet(tmp_path / name / "split" / "train.parquet")["key"].to_list()
+    assert keys["a"] == keys["b"] and keys["a"] != keys["c"]
 
 
 def test_common_schema_and_grouped(flows, tmp_path):
@@ -177,10 +171,8 @@ def test_real_iot23_and_botiot(shared_data, tmp_path_factory, schema, split):
 def test_grouped_split_cuts_captures_when_whole_ones_miss_a_side():
     # Anomalies sit in three captures, but a big benign-only capture can take
     # a whole side: then their captures are cut into time blocks instead.
-    index = _index({"a": [0] * 100 + [1] * 10, "b": [0] * 100 + [1] * 10, "c": [0] * 100 + [1] * 10,
-                    "d": [0] * 600})
-    split = split_grouped(index, seed=0)
-    labels = index["label"].to_numpy()
+    split, _, labels = split_grouped({"a": [0] * 100 + [1] * 10, "b": [0] * 100 + [1] * 10,
+                                      "c": [0] * 100 + [1] * 10, "d": [0] * 600})
     for side in range(3):
         assert set(labels[split == side]) == {0, 1}, side
 

@@ -6,7 +6,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from iotids.duplicates import find_duplicates, keep_rows
+from iotids.duplicates import find_duplicates
 from iotids.split import (
     HASH,
     assign_counts,
@@ -14,8 +14,8 @@ from iotids.split import (
     block_counts,
     cut_draws,
     draw,
+    grouped_rule,
     side_by_cuts,
-    side_of_table,
 )
 
 
@@ -48,12 +48,13 @@ def test_random_cuts_give_exact_counts_per_class(seed):
     sizes = {0: 300_000, 1: 1, 2: 2, 3: 3, 4: 11, 5: 70_001}
     frames = _tables(sizes)
     cuts = {c: [assign_counts(n)[0], sum(assign_counts(n)[:2])] for c, n in sizes.items()}
-    side = side_by_cuts(cut_draws(frames, cuts, seed), seed)
+    sources = [lambda f=f: f for f in frames]
+    side = side_by_cuts(cut_draws(sources, cuts, seed), seed)
     sides = pl.concat([f.select("label", side.alias("side")) for f in frames]).collect()
     for c, n in sizes.items():
         got = sides.filter(pl.col("label") == c)["side"].value_counts().sort("side")
         assert dict(got.iter_rows()) == {s: k for s, k in enumerate(assign_counts(n)) if k}
-    other = pl.concat([f.select(side_by_cuts(cut_draws(frames, cuts, seed + 1), seed + 1)) for f in frames]).collect()
+    other = pl.concat([f.select(side_by_cuts(cut_draws(sources, cuts, seed + 1), seed + 1)) for f in frames]).collect()
     assert not np.array_equal(other.to_series().to_numpy(), sides["side"].to_numpy())
 
 
@@ -62,17 +63,17 @@ def test_grouped_keeps_captures_whole_unless_a_class_needs_cutting():
     frames = {t: pl.LazyFrame({"key": (t << 40) + np.arange(1_000),
                                "label": np.where(np.arange(1_000) % 4 == 0, 1 if t < 5 else 2, 0).astype(np.int32)})
               for t in range(6)}
-    counts = pl.concat([block_counts(f, t, 1_000, 10) for t, f in frames.items()])
+    counts = pl.concat([block_counts(lambda f=f: f, t, 1_000, 10) for t, f in frames.items()])
     plan = assign_grouped(counts, seed=0, blocks=10)
     assert isinstance(plan[5], dict) and sorted(set(plan[5].values())) == [0, 1, 2]
     assert all(isinstance(plan[t], int) for t in range(5))  # five whole captures reach every side
     assert {plan[t] for t in range(5)} == {0, 1, 2}
-    sides = pl.concat([f.select("label", side_of_table(plan[t], 1_000, 10).alias("side"))
+    sides = pl.concat([f.select("label", grouped_rule(plan[t], 1_000).expr().alias("side"))
                        for t, f in frames.items()]).collect()
     for c in (0, 1, 2):
         assert set(sides.filter(pl.col("label") == c)["side"]) == {0, 1, 2}
     for t in range(5):
-        assert frames[t].select(side_of_table(plan[t], 1_000, 10)).collect().n_unique() == 1
+        assert frames[t].select(grouped_rule(plan[t], 1_000).expr()).collect().n_unique() == 1
 
 
 def test_duplicates_counted_and_dropped_in_partitions(tmp_path, monkeypatch):
@@ -83,11 +84,13 @@ def test_duplicates_counted_and_dropped_in_partitions(tmp_path, monkeypatch):
     labels = np.array([0, 0, 0, 1, 1, 2] * 100, dtype=np.int32)
     frames = [pl.LazyFrame({"key": (t << 40) + np.arange(300), "label": labels[t * 300:(t + 1) * 300],
                             "f": values[t * 300:(t + 1) * 300]}) for t in range(2)]
-    stats, masks = find_duplicates(frames, {0: 300, 1: 300}, tmp_path / "work", drop=True)
+    sources = [lambda f=f: f for f in frames]
+    stats, masks = find_duplicates(sources, {0: 300, 1: 300}, tmp_path / "work", drop=True)
     # distinct (features, class): (1,0) (2,0) (3,1) (3,2) → 4 kept; value 3 carries two classes (300 rows)
     assert (stats.rows, stats.duplicate_rows, stats.conflicting_rows, stats.dropped) == (600, 596, 300, 596)
-    kept = pl.concat([keep_rows(f, t, masks) for t, f in enumerate(frames)]).collect()
+    kept = pl.concat([f.collect().filter(np.unpackbits(masks[t], count=300).astype(bool))
+                      for t, f in enumerate(frames)])
     assert kept.height == 4 and sorted(kept["key"].to_list()) == [0, 2, 3, 5]  # the first row of each
     assert not (tmp_path / "work").exists()
-    stats, masks = find_duplicates(frames, {0: 300, 1: 300}, tmp_path / "work", drop=False)
+    stats, masks = find_duplicates(sources, {0: 300, 1: 300}, tmp_path / "work", drop=False)
     assert stats.dropped == 0 and masks == {}

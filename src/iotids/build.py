@@ -17,36 +17,41 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import numpy as np
 import polars as pl
 
 from iotids import __version__
 from iotids.atomic import atomic_path, sweep, write_json
 from iotids.cluster import Jobs
 from iotids.dataset import (
-    FRACTIONS,
     SPLITS,
     FlowTable,
-    build_index,
+    TaskRows,
     class_counts,
     class_names,
-    deduplicate,
     find_flow_tables,
-    index_part,
-    sides_per_table,
-    split_grouped,
-    split_holdout,
-    split_random,
-    split_test_only,
-    table_sizes,
+    held_out_tables,
     unplaced_classes,
     write_sides,
 )
+from iotids.duplicates import find_duplicates
 from iotids.errors import IotidsError
 from iotids.features import MAX_PAD, Preprocessor, rank_features, selected_features
+from iotids.schema import lookup
+from iotids.split import (
+    FRACTIONS,
+    SideRule,
+    assign_counts,
+    assign_grouped,
+    block_counts,
+    cut_draws,
+    draw,
+    grouped_rule,
+    train_val_counts,
+)
 
 MANIFEST_VERSION = 1
 RFE_SAMPLE = 20_000  # train rows (stratified) the feature ranking sees
@@ -72,9 +77,11 @@ def build(flows_dir: str | Path, out_dir: str | Path, options: BuildOptions,
           progress: Callable[[str], None] = lambda step: None, *, scheduler: str | None = None) -> dict:
     """Build the task directory; return its manifest (also written as manifest.json).
 
-    The per-table work (indexing, writing each table's rows of each split)
-    runs here one table at a time, or as tasks on the Dask cluster whose
-    ``scheduler`` address is given: the same functions, so the same files.
+    The per-table work (hashing rows for duplicates, counting rows, drawing
+    the split's cut points, writing each table's rows of each split) runs here
+    one table at a time, or as tasks on the Dask cluster whose ``scheduler``
+    address is given: the same functions, so the same files. Nothing held in
+    memory grows with the rows (iotids.split, iotids.duplicates).
     """
     if options.k < 1:
         raise IotidsError(f"--k must be at least 1, got {options.k}")
@@ -84,30 +91,37 @@ def build(flows_dir: str | Path, out_dir: str | Path, options: BuildOptions,
     progress("reading flow tables")
     # Absolute paths: a Dask worker's working directory is not ours.
     tables = [replace(t, path=t.path.absolute()) for t in find_flow_tables(flows_dir, options.task)]
+    raw = out / "split"
     with Jobs(scheduler) as runner:
         runner.check_shared(out, [t.path for t in tables])
-        shape = (options.task, options.binary, options.schema)
-        parts = runner.map(index_part, [(t, *shape) for t in tables], on_done=_counter("indexing", tables, progress))
-        index = build_index(parts)
-        if index.height == 0:
+        sources = [TaskRows(t, options.task, options.binary, options.schema) for t in tables]
+        progress("finding duplicates")
+        raw.mkdir(parents=True, exist_ok=True)
+        sweep(raw)
+        with _scratch(raw, ".duplicates.") as work:
+            duplicates, keep = find_duplicates(sources, {t.index: t.rows for t in tables}, work / "hashes",
+                                               options.dedup, runner.map)
+        sources = [replace(rows, keep=keep.get(rows.table.index)) for rows in sources]
+        progress("counting rows")
+        counts = pl.concat(runner.map(block_counts, [(rows, rows.table.index, rows.table.rows) for rows in sources],
+                                      on_done=_counter("counting rows", tables, progress)))
+        if counts.height == 0:
             raise IotidsError(f"{flows_dir}: none of the {options.task} task's classes occur in its flow tables")
-        sizes = table_sizes(index)
-        index, duplicates = deduplicate(index, options.dedup)
         progress(f"splitting ({options.split})")
-        split = _split(index, tables, options)
-        index = index.with_columns(pl.Series("split", split))
-        warnings = [f"{side}: no rows of {', '.join(classes)}"
-                    for side, classes in unplaced_classes(index, split, names).items()
-                    if options.split != "test" or side == "test"]
-        raw = out / "split"
-        _write_splits(runner, tables, sides_per_table(index, split, sizes), raw, shape, progress)
+        rules = _rules(counts, sources, options, runner)
+        placed = sorted(set(counts["table"].to_list()))
+        _write_splits(runner, [(sources[t], rules[t]) for t in placed], raw, progress)
+    counts = {side: class_counts(pl.scan_parquet(raw / f"{side}.parquet").select("label").collect(), names)
+              for side in SPLITS}
+    warnings = [f"{side}: no rows of {', '.join(classes)}" for side, classes in unplaced_classes(counts).items()
+                if options.split != "test" or side == "test"]
 
     if options.like is None:
         progress("fitting the preprocessor on train")
         train = pl.scan_parquet(raw / "train.parquet")
         preprocessor = Preprocessor().fit(train)
         progress("ranking features (RFE)")
-        kept, padding, ranking, rfe = _select(preprocessor, train, index, options)
+        kept, padding, ranking, rfe = _select(preprocessor, train, counts["train"], names, options)
     else:
         progress(f"reusing the preprocessor and features of {options.like}")
         preprocessor, features = reused_preprocessing(options.like)
@@ -119,14 +133,12 @@ def build(flows_dir: str | Path, out_dir: str | Path, options: BuildOptions,
         warnings.append(f"only {len(kept)} features exist: padded with {len(padding)} zero columns to k={options.k}")
 
     progress("writing model inputs")
-    counts = {}
-    for sid, side in enumerate(SPLITS):
+    for side in SPLITS:
         rows = pl.scan_parquet(raw / f"{side}.parquet")
         frame = preprocessor.model_inputs(rows, kept + padding,
                                           keep=("source", "capture", pl.col("label").cast(pl.Int32)))
         with atomic_path(out / f"{side}.parquet") as tmp:
             frame.sink_parquet(tmp, row_group_size=ROW_GROUP_ROWS)
-        counts[side] = class_counts(index.filter(pl.col("split") == sid), names)
     unseen = sorted(set(counts["test"]) - set(counts["train"]))
     if unseen and options.split != "test":
         warnings.append(f"test holds classes unseen in train: {', '.join(unseen)}")
@@ -161,47 +173,65 @@ def build(flows_dir: str | Path, out_dir: str | Path, options: BuildOptions,
     return manifest
 
 
-def _split(index: pl.DataFrame, tables: list[FlowTable], options: BuildOptions) -> np.ndarray:
-    """The side (0 train, 1 val, 2 test) of every index row."""
-    if options.split == "holdout":
-        if not options.holdout:
-            raise IotidsError("--split holdout needs --holdout CAPTURE")
-        return split_holdout(index, tables, options.holdout, options.seed)
+def _rules(counts: pl.DataFrame, sources: list[TaskRows], options: BuildOptions, runner: Jobs) -> dict[int, SideRule]:
+    """The side rule of every table (by index) that has task rows, from the rows per (table, block, class)."""
+    tables = [rows.table for rows in sources]
+    present = sorted(set(counts["table"].to_list()))
     if options.split == "test":
         if options.like is None:
             raise IotidsError("--split test makes every row test data: it needs --like TASK_OR_BUNDLE for the "
                               "preprocessing and features")
-        return split_test_only(index)
+        return dict.fromkeys(present, SideRule(constant=2))
     if options.split == "grouped":
-        return split_grouped(index, options.seed)
-    return split_random(index, options.seed)
+        plan = assign_grouped(counts, options.seed)
+        return {t: grouped_rule(plan[t], tables[t].rows) for t in present}
+    held: set[int] = set()
+    if options.split == "holdout":
+        if not options.holdout:
+            raise IotidsError("--split holdout needs --holdout CAPTURE")
+        held = held_out_tables(tables, options.holdout)
+    drawn = [t for t in present if t not in held]
+    per_class = counts.filter(pl.col("table").is_in(drawn)).group_by("label").agg(pl.col("len").sum())
+    cuts = {}
+    for label, n in per_class.iter_rows():
+        if held:  # train and val only: the held-out tables are the test split
+            cuts[label] = [train_val_counts(n)[0]]
+        else:
+            train, val, _ = assign_counts(n)
+            cuts[label] = [train, train + val]
+    rule = SideRule(thresholds=cut_draws([sources[t] for t in drawn], cuts, options.seed, runner.map),
+                    seed=options.seed)
+    return {t: SideRule(constant=2) if t in held else rule for t in present}
 
 
-def _write_splits(runner: Jobs, tables: list[FlowTable], sides: dict[int, np.ndarray], raw: Path,
-                  shape: tuple[str, bool, str], progress: Callable[[str], None]) -> None:
+@contextmanager
+def _scratch(folder: Path, prefix: str):
+    """A temporary directory beside the outputs (a cluster's workers write there
+    too); named ``.….part`` so that what a killed run left is swept by the next."""
+    path = Path(tempfile.mkdtemp(prefix=prefix, suffix=".part", dir=folder)).absolute()
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _write_splits(runner: Jobs, jobs: list[tuple[TaskRows, SideRule]], raw: Path,
+                  progress: Callable[[str], None]) -> None:
     """split/{train,val,test}.parquet: each table's rows of each side written
     as a part (one job per table), then the parts merged in table order.
 
     Here and on a cluster the same parts and the same merge: the split files
     are byte-identical whichever ran the jobs.
     """
-    placed = [t for t in tables if t.index in sides]
-    raw.mkdir(parents=True, exist_ok=True)
-    sweep(raw)
-    # Beside the outputs (a cluster's workers write there too); ".part": what a
-    # killed run left is swept by the next.
-    scratch = Path(tempfile.mkdtemp(prefix=".split.", suffix=".part", dir=raw)).absolute()
-    try:
-        parts = runner.map(write_sides, [(t, *shape, sides[t.index], str(scratch)) for t in placed],
-                           on_done=_counter("writing splits", placed, progress))
+    with _scratch(raw, ".split.") as scratch:
+        parts = runner.map(write_sides, [(rows, rule, str(scratch)) for rows, rule in jobs],
+                           on_done=_counter("writing splits", [rows.table for rows, _ in jobs], progress))
         progress("merging splits")
         for sid, side in enumerate(SPLITS):
             rows = pl.concat([pl.scan_parquet(paths[sid]) for paths in parts], how="diagonal_relaxed")
             with atomic_path(raw / f"{side}.parquet") as tmp:
                 # A fixed row-group size: left to Polars, it follows thread timing.
                 rows.sink_parquet(tmp, row_group_size=ROW_GROUP_ROWS)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def _counter(step: str, tables: list[FlowTable], progress: Callable[[str], None]) -> Callable[[int, object], None]:
@@ -217,13 +247,12 @@ def _counter(step: str, tables: list[FlowTable], progress: Callable[[str], None]
     return one
 
 
-def _select(preprocessor: Preprocessor, train: pl.LazyFrame, index: pl.DataFrame,
-            options: BuildOptions) -> tuple[list[str], list[str], dict[str, int], dict]:
+def _select(preprocessor: Preprocessor, train: pl.LazyFrame, train_counts: dict[str, int],
+            names: tuple[str, ...], options: BuildOptions) -> tuple[list[str], list[str], dict[str, int], dict]:
     """RFE on a stratified train sample: (kept, padding, ranking, what RFE saw)."""
-    sample_keys = _stratified_sample(index.filter(pl.col("split") == 0), RFE_SAMPLE, options.seed)
-    # File order kept: the forest sees the same rows in the same order on every run.
-    chosen = train.join(sample_keys.lazy(), on="key", how="semi", maintain_order="left")
-    sample = preprocessor.transform(chosen).collect()
+    # A filter keeps file order: the forest sees the same rows in the same order on every run.
+    chosen = train.filter(_stratified_sample(train_counts, names, RFE_SAMPLE, options.seed))
+    sample = preprocessor.transform(chosen).collect(engine="streaming")
     features = preprocessor.features_
     if len(features) < options.k and options.k > MAX_PAD:
         raise IotidsError(f"--k {options.k}: only {len(features)} features exist and zero padding "
@@ -270,14 +299,17 @@ def reused_preprocessing(like: str | Path) -> tuple[Preprocessor, list[str]]:
     raise IotidsError(f"{folder}: --like needs a task directory (manifest.json) or a bundle (bundle.json)")
 
 
-def _stratified_sample(train: pl.DataFrame, size: int, seed: int) -> pl.DataFrame:
-    """Keys of at most ``size`` train rows, every class equally entitled."""
-    if train.height <= size:
-        return train.select("key")
-    per_class = max(size // max(train["label"].n_unique(), 1), 1)
-    rng = np.random.default_rng(seed)
-    keys = []
-    for (_,), part in train.group_by(["label"], maintain_order=True):
-        take = min(per_class, part.height)
-        keys.append(part["key"].to_numpy()[rng.choice(part.height, size=take, replace=False)])
-    return pl.DataFrame({"key": np.concatenate(keys)})
+def _stratified_sample(counts: dict[str, int], names: tuple[str, ...], size: int, seed: int) -> pl.Expr:
+    """Which train rows RFE sees: about ``size``, every class equally entitled
+    (a class smaller than its share comes whole). Each row of class c is taken
+    when its random draw (iotids.split, another seed than the split's) falls
+    below share / rows of c, so the sample is drawn in one streaming pass."""
+    total = sum(counts.values())
+    if total <= size:
+        return pl.lit(True)
+    share = max(size // max(len(counts), 1), 1)
+    limits = {names.index(name): int(share / n * 2**64) for name, n in counts.items() if share < n}
+    if not limits:
+        return pl.lit(True)
+    limit = lookup("label", {label: pl.lit(n, pl.UInt64) for label, n in limits.items()}, pl.lit(None, pl.UInt64))
+    return (draw(seed + 1) < limit).fill_null(True)

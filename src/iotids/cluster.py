@@ -73,10 +73,11 @@ class Jobs:
                     on_done: Callable[[int, Any], None] | None) -> list:
         from distributed import as_completed
 
-        # Arrays (a table's split sides: a byte a row) go to the workers as data
-        # of their own, not inside the task graph, which Dask keeps small.
-        futures = [self._client.submit(fn, *(self._client.scatter(arg, hash=False)
-                                             if isinstance(arg, np.ndarray) else arg for arg in job), pure=False)
+        # Arrays (a table's duplicate mask: a bit a row), and arguments carrying
+        # one, go to the workers as data of their own, not inside the task
+        # graph, which Dask keeps small.
+        futures = [self._client.submit(fn, *(self._client.scatter(arg, hash=False) if _carries_array(arg) else arg
+                                             for arg in job), pure=False)
                    for job in jobs]
         position = {future.key: i for i, future in enumerate(futures)}
         results: list = [None] * len(futures)
@@ -116,6 +117,10 @@ class Jobs:
                 ours = ", ".join(f"{k} {v}" for k, v in here.items())
                 raise IotidsError(f"Dask worker {worker} runs {theirs}, this machine {ours}: install the same "
                                   "versions on every node (the outputs depend on them)")
+
+
+def _carries_array(arg: Any) -> bool:
+    return isinstance(arg, np.ndarray) or any(isinstance(v, np.ndarray) for v in getattr(arg, "__dict__", {}).values())
 
 
 def _connect(address: str):

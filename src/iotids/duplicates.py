@@ -24,9 +24,9 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from iotids.split import Run, _local
+from iotids.split import Rows, Run, _local
 
-PARTITION_ROWS = 2_000_000  # ≈ 50 MB of (hash, class, key) in memory at a time
+PARTITION_ROWS = 1_000_000  # ≈ 25 MB of (hash, class, key) in memory at a time
 ROW_BITS = 40  # key = table index << ROW_BITS | row_id (iotids.dataset)
 
 
@@ -52,21 +52,22 @@ def feature_hash(frame: pl.LazyFrame) -> pl.Expr:
     return pl.struct(features).hash(seed=0).alias("hash")
 
 
-def _spill(frame: pl.LazyFrame, folder: Path, partitions: int) -> None:
-    """One table's (hash, label, key) rows, partitioned by hash, under ``folder``."""
+def _spill(rows: Rows, folder: str, partitions: int) -> None:
+    """One job: a table's (hash, label, key) rows, partitioned by hash, under ``folder``."""
+    frame = rows()
     (frame.select(feature_hash(frame), "label", "key")
      .with_columns((pl.col("hash") % partitions).alias("part"))
-     .sink_parquet(pl.PartitionBy(folder, key="part", include_key=False)))
+     .sink_parquet(pl.PartitionBy(folder, key="part", include_key=False), row_group_size=65_536))
 
 
-def find_duplicates(frames: Sequence[pl.LazyFrame], table_rows: dict[int, int], work: Path, drop: bool,
-                    run: Run = _local) -> tuple[Duplicates, dict[int, pl.Series]]:
-    """Duplicate statistics, and (``drop``) a keep mask per table index: a
-    Boolean Series over the table's row ids."""
+def find_duplicates(sources: Sequence[Rows], table_rows: dict[int, int], work: Path, drop: bool,
+                    run: Run = _local) -> tuple[Duplicates, dict[int, np.ndarray]]:
+    """Duplicate statistics, and (``drop``) per table index which rows to keep:
+    bits over the table's row ids, packed eight to a byte (np.packbits)."""
     partitions = max(1, math.ceil(sum(table_rows.values()) / PARTITION_ROWS))
     if work.exists():
         shutil.rmtree(work)
-    run(_spill, [(f, work / f"t{i}", partitions) for i, f in enumerate(frames)])
+    run(_spill, [(rows, str(work / f"t{i}"), partitions) for i, rows in enumerate(sources)])
     rows = duplicate_rows = conflicting = dropped = 0
     keep = {table: np.ones(n, dtype=bool) for table, n in table_rows.items()} if drop else {}
     for part in range(partitions):
@@ -87,12 +88,5 @@ def find_duplicates(frames: Sequence[pl.LazyFrame], table_rows: dict[int, int], 
                 keep[int(table)][keys[(keys >> ROW_BITS) == table] & ((1 << ROW_BITS) - 1)] = False
         del chunk
     shutil.rmtree(work)
-    masks = {table: pl.Series(bits, dtype=pl.Boolean) for table, bits in keep.items()}  # 1 bit a row
+    masks = {table: np.packbits(bits) for table, bits in keep.items()}  # 1 bit a row
     return Duplicates(rows, duplicate_rows, conflicting, dropped), masks
-
-
-def keep_rows(frame: pl.LazyFrame, table: int, masks: dict[int, pl.Series]) -> pl.LazyFrame:
-    """``frame`` without the rows ``find_duplicates`` dropped (a gather, so it streams)."""
-    if table not in masks:
-        return frame
-    return frame.filter(pl.lit(masks[table]).gather(pl.col("key") - (table << ROW_BITS)))

@@ -60,13 +60,14 @@ _ARGUS_STATE = {"FIN": "established", "CON": "established", "ACC": "established"
                 "ECO": "attempt", "URP": "other", "CLO": "established"}
 
 
-def _lookup(column: str | pl.Expr, table: dict, otherwise: pl.Expr | None = None) -> pl.Expr:
+def lookup(column: str | pl.Expr, table: dict, otherwise: pl.Expr | None = None) -> pl.Expr:
     """Map values by a small table with a when/then chain (streams, unlike replace_strict);
     values not in the table become ``otherwise`` (default "other")."""
     value_of = pl.col(column) if isinstance(column, str) else column
     expr = None
     for key, value in table.items():
-        expr = (pl.when(value_of == key) if expr is None else expr.when(value_of == key)).then(pl.lit(value))
+        value = value if isinstance(value, pl.Expr) else pl.lit(value)
+        expr = (pl.when(value_of == key) if expr is None else expr.when(value_of == key)).then(value)
     return expr.otherwise(pl.lit("other") if otherwise is None else otherwise)
 
 
@@ -79,7 +80,7 @@ def _meter(columns: dict[str, str], state: str, states: dict[str, str]) -> Calla
     ``columns`` maps each numeric common feature to a native column."""
     def recipe() -> dict[str, pl.Expr]:
         return {name: _num(native) for name, native in columns.items()} | {
-            "proto": pl.col("proto"), "state": _lookup(state, states)}
+            "proto": pl.col("proto"), "state": lookup(state, states)}
 
     return recipe
 
@@ -95,7 +96,7 @@ def _cic() -> dict[str, pl.Expr]:
     # the IP-level bytes the other meters report. Its state is inferred from flags.
     bwd = pl.col("Tot_Bwd_Pkts")
     return {
-        "duration": _num("Flow_Duration") / 1e6, "proto": _lookup("Protocol", _PROTO_NUMBERS),
+        "duration": _num("Flow_Duration") / 1e6, "proto": lookup("Protocol", _PROTO_NUMBERS),
         "dst_port": _num("Dst_Port"), "fwd_pkts": _num("Tot_Fwd_Pkts"), "bwd_pkts": _num("Tot_Bwd_Pkts"),
         "fwd_bytes": _num("TotLen_Fwd_Pkts") + _num("Fwd_Header_Len"),
         "bwd_bytes": _num("TotLen_Bwd_Pkts") + _num("Bwd_Header_Len"),
@@ -107,7 +108,7 @@ def _cic() -> dict[str, pl.Expr]:
 def _nfstream() -> dict[str, pl.Expr]:
     # NFStream counts IP bytes per direction, like Zeek's *_ip_bytes.
     return {
-        "duration": _num("bidirectional_duration_ms") / 1e3, "proto": _lookup("protocol", _PROTO_NUMBERS),
+        "duration": _num("bidirectional_duration_ms") / 1e3, "proto": lookup("protocol", _PROTO_NUMBERS),
         "dst_port": _num("dst_port"), "fwd_pkts": _num("src2dst_packets"), "bwd_pkts": _num("dst2src_packets"),
         "fwd_bytes": _num("src2dst_bytes"), "bwd_bytes": _num("dst2src_bytes"),
         "state": pl.when((pl.col("src2dst_rst_packets") + pl.col("dst2src_rst_packets")) > 0)
@@ -123,7 +124,7 @@ def _mqtt_biflow() -> dict[str, pl.Expr]:
         _num("bwd_mean_iat") * (_num("bwd_num_pkts") - 1).clip(lower_bound=0),
     )
     return {
-        "duration": span, "proto": _lookup("proto", _PROTO_NUMBERS), "dst_port": _num("prt_dst"),
+        "duration": span, "proto": lookup("proto", _PROTO_NUMBERS), "dst_port": _num("prt_dst"),
         "fwd_pkts": _num("fwd_num_pkts"), "bwd_pkts": _num("bwd_num_pkts"),
         "fwd_bytes": _num("fwd_num_bytes"), "bwd_bytes": _num("bwd_num_bytes"),
         "state": pl.when((pl.col("fwd_num_rst_flags") + pl.col("bwd_num_rst_flags")) > 0)
@@ -184,7 +185,7 @@ def endpoints(fmt: str, available: set[str]) -> list[pl.Expr]:
             exprs.append((_num(native) / 1e3).alias(name))
         elif name == "proto" and fmt in _NUMBERED_PROTO:
             number = pl.col(native).cast(pl.Int64, strict=False)
-            exprs.append(_lookup(number, _PROTO_NUMBERS, otherwise=pl.col(native).cast(pl.String)).alias(name))
+            exprs.append(lookup(number, _PROTO_NUMBERS, otherwise=pl.col(native).cast(pl.String)).alias(name))
         else:
             exprs.append(pl.col(native).alias(name))
     return exprs

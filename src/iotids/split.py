@@ -19,16 +19,22 @@ so a build's memory does not grow with its number of rows.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
 
+from iotids.schema import lookup
+
 FRACTIONS = (0.7, 0.1, 0.2)  # our assumption: the study does not state its split
+BLOCKS = 10  # grouped: a cut capture's blocks of rows
 HASH = "_draw"
 BUCKET_BITS = 16
+ROW_MASK = (1 << 40) - 1  # key = table << 40 | row_id (iotids.dataset.ROW_BITS)
 _GOLDEN, _MIX1, _MIX2 = 0x9E3779B97F4A7C15, 0xBF58476D1CE4E5B9, 0x94D049BB133111EB
 
 Run = Callable[[Callable, Sequence[tuple]], list]  # runs (function, jobs) here or on a cluster
+Rows = Callable[[], pl.LazyFrame]  # makes one table's task rows (key, label, …) where it is called
 
 
 def _local(fn: Callable, jobs: Sequence[tuple]) -> list:
@@ -60,22 +66,22 @@ def train_val_counts(n: int) -> tuple[int, int]:
 # --- exact per-class cuts of the random draw ---------------------------------------------
 
 
-def _histogram(frame: pl.LazyFrame, seed: int) -> pl.DataFrame:
-    return (frame.select("label", (draw(seed) // (1 << (64 - BUCKET_BITS))).cast(pl.UInt32).alias("bucket"))
+def _histogram(rows: Rows, seed: int) -> pl.DataFrame:
+    return (rows().select("label", (draw(seed) // (1 << (64 - BUCKET_BITS))).cast(pl.UInt32).alias("bucket"))
             .group_by("label", "bucket").len().collect(engine="streaming"))
 
 
-def _bucket_draws(frame: pl.LazyFrame, seed: int, wanted: list[tuple[int, int]]) -> pl.DataFrame:
+def _bucket_draws(rows: Rows, seed: int, wanted: list[tuple[int, int]]) -> pl.DataFrame:
     bucket = (draw(seed) // (1 << (64 - BUCKET_BITS))).cast(pl.UInt32)
     chosen = pl.any_horizontal([(pl.col("label") == label) & (bucket == b) for label, b in wanted])
-    return frame.filter(chosen).select("label", draw(seed)).collect(engine="streaming")
+    return rows().filter(chosen).select("label", draw(seed)).collect(engine="streaming")
 
 
-def cut_draws(frames: Sequence[pl.LazyFrame], cuts: dict[int, list[int]], seed: int,
+def cut_draws(sources: Sequence[Rows], cuts: dict[int, list[int]], seed: int,
               run: Run = _local) -> dict[int, list[int | None]]:
     """For each class and each cut rank r (rows before it: the r smallest
     draws), the draw at rank r, or None when r is the class's row count."""
-    histogram = pl.concat(run(_histogram, [(f, seed) for f in frames])).group_by("label", "bucket") \
+    histogram = pl.concat(run(_histogram, [(rows, seed) for rows in sources])).group_by("label", "bucket") \
         .agg(pl.col("len").sum()).sort("label", "bucket")
     located: dict[tuple[int, int], tuple[int, int]] = {}  # (class, cut) -> (bucket, rank inside it)
     for (label,), part in histogram.group_by(["label"], maintain_order=True):
@@ -86,7 +92,7 @@ def cut_draws(frames: Sequence[pl.LazyFrame], cuts: dict[int, list[int]], seed: 
                 i = int(np.searchsorted(ends, r, side="right"))
                 located[(int(label), r)] = (int(buckets[i]), int(r - (ends[i - 1] if i else 0)))
     wanted = sorted({(label, bucket) for (label, _), (bucket, _) in located.items()})
-    found = pl.concat(run(_bucket_draws, [(f, seed, wanted) for f in frames])) if wanted else None
+    found = pl.concat(run(_bucket_draws, [(rows, seed, wanted) for rows in sources])) if wanted else None
     result: dict[int, list[int | None]] = {}
     for label, ranks in cuts.items():
         result[label] = []
@@ -110,8 +116,7 @@ def side_by_cuts(thresholds: dict[int, list[int | None]], seed: int) -> pl.Expr:
         limits = {label: t[i] for label, t in thresholds.items() if len(t) > i and t[i] is not None}
         if not limits:
             continue
-        limit = pl.col("label").replace_strict(list(limits), list(limits.values()), default=None,
-                                               return_dtype=pl.UInt64)
+        limit = lookup("label", {label: pl.lit(t, pl.UInt64) for label, t in limits.items()}, pl.lit(None, pl.UInt64))
         side = side + (draw(seed) >= limit).fill_null(False).cast(pl.Int8)
     return side
 
@@ -119,15 +124,19 @@ def side_by_cuts(thresholds: dict[int, list[int | None]], seed: int) -> pl.Expr:
 # --- grouped ------------------------------------------------------------------------------
 
 
-def block_counts(frame: pl.LazyFrame, table: int, table_rows: int, blocks: int) -> pl.DataFrame:
-    """Rows per (block, class) of one table; block = row_id * blocks // table_rows (file order)."""
-    return (frame.select((pl.col("key") % (1 << 40) * blocks // max(table_rows, 1)).cast(pl.Int32).alias("block"),
-                         "label")
+def _block(table_rows: int, blocks: int) -> pl.Expr:
+    """A row's block: row_id * blocks // table_rows, so blocks are contiguous in file order."""
+    return (pl.col("key") % (ROW_MASK + 1) * blocks // max(table_rows, 1)).cast(pl.Int32)
+
+
+def block_counts(rows: Rows, table: int, table_rows: int, blocks: int = BLOCKS) -> pl.DataFrame:
+    """One job: rows per (block, class) of one table."""
+    return (rows().select(_block(table_rows, blocks).alias("block"), "label")
             .group_by("block", "label").len().collect(engine="streaming")
             .with_columns(pl.lit(table, pl.Int32).alias("table")))
 
 
-def assign_grouped(counts: pl.DataFrame, seed: int, blocks: int) -> dict[int, int | dict[int, int]]:
+def assign_grouped(counts: pl.DataFrame, seed: int, blocks: int = BLOCKS) -> dict[int, int | dict[int, int]]:
     """table → side (whole) or {block: side} (cut), from ``block_counts`` of every table.
 
     A capture stays whole and goes to one side, unless it holds a class that
@@ -178,9 +187,29 @@ def _plan(counts: pl.DataFrame, cut: set[int], seed: int, blocks: int) -> dict[i
     return plan
 
 
-def side_of_table(plan_entry: int | dict[int, int], table_rows: int, blocks: int) -> pl.Expr:
-    """The side expression of one table's rows under a grouped plan."""
+@dataclass(frozen=True)
+class SideRule:
+    """How one table's rows find their side — data, so it travels to a cluster
+    worker: one side for all (``constant``), the random draw's cut points per
+    class (``thresholds``), or a side per block of rows (``blocks``, grouped)."""
+
+    constant: int | None = None
+    thresholds: dict[int, list[int | None]] | None = None
+    seed: int = 0
+    blocks: dict[int, int] | None = None
+    table_rows: int = 0
+
+    def expr(self) -> pl.Expr:
+        if self.constant is not None:
+            return pl.lit(self.constant, pl.Int8)
+        if self.thresholds is not None:
+            return side_by_cuts(self.thresholds, self.seed)
+        assert self.blocks is not None
+        return lookup(_block(self.table_rows, len(self.blocks)), self.blocks, pl.lit(None, pl.Int8)).cast(pl.Int8)
+
+
+def grouped_rule(plan_entry: int | dict[int, int], table_rows: int) -> SideRule:
+    """One table's rule under an ``assign_grouped`` plan."""
     if isinstance(plan_entry, int):
-        return pl.lit(plan_entry, pl.Int8)
-    block = (pl.col("key") % (1 << 40) * blocks // max(table_rows, 1)).cast(pl.Int32)
-    return block.replace_strict(list(plan_entry), list(plan_entry.values()), return_dtype=pl.Int8)
+        return SideRule(constant=plan_entry)
+    return SideRule(blocks=plan_entry, table_rows=table_rows)
