@@ -2,9 +2,10 @@
 
 Input: the real IoT-23 capture 34-1 conn.log.labeled (../shared/data), or a
 SYNTHETIC capture when that is absent, replicated with shifted timestamps and
-uids (benchmarks/ingest.py's ``replicate``). 1× is about 1.25 million rows (16×: ~20 million) (``--quick``:
-25,000; ``--rows N`` to choose), rounded to whole copies of the source. Every stage runs in a fresh subprocess so
-its peak RSS is its own (it includes pages of memory-mapped input files).
+uids (benchmarks/ingest.py's ``replicate``). 1× is about 1.25 million rows
+(16×: ~20 million), rounded to whole copies of the source (``--quick``: 2,500
+rows, part of one copy; ``--rows N`` to choose). Every stage runs in a fresh
+subprocess so its peak RSS (VmHWM) is its own.
 detect scores the replicated conn.log with a common-schema CNN1D trained for
 one epoch on the 1× task.
 
@@ -65,17 +66,18 @@ def train_bundle(task: Path) -> Path:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="1x = 25,000 rows")
+    parser.add_argument("--quick", action="store_true", help="1x = 2,500 rows")
     parser.add_argument("--rows", type=int, help="rows at 1x [default: 1,250,000, so 16x is about 20 million]")
     args = parser.parse_args()
-    base = args.rows or (25_000 if args.quick else 1_250_000)
+    base = args.rows or (2_500 if args.quick else 1_250_000)
     if WORK.exists():
         shutil.rmtree(WORK)
     WORK.mkdir(parents=True)
     source = source_file(WORK)
     # Whole copies of the source, so that 4x and 16x are exact multiples of 1x.
     per_copy = sum(1 for line in source.open() if not line.startswith("#"))
-    base = max(1, round(base / per_copy)) * per_copy
+    if base >= per_copy:
+        base = round(base / per_copy) * per_copy
     kind = "SYNTHETIC" if "synthetic" in str(source) else "real"
     results: dict[str, object] = {"growth.input": f"{source.name} ({kind}) replicated, 1x = {base:,} rows"}
     bundle = None

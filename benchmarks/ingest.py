@@ -65,7 +65,8 @@ def source_file(work: Path) -> Path:
 
 
 def replicate(source: Path, target: Path, rows: int) -> int:
-    """Copy the data lines of a conn.log until ``rows``, shifting ts and uid per copy."""
+    """Copy the data lines of a conn.log until there are ``rows`` (the last copy
+    cut short), shifting ts and uid per copy."""
     lines = source.read_text().splitlines()
     header = [line for line in lines if line.startswith("#") and not line.startswith("#close")]
     data = [line.split("\t", 2) for line in lines if not line.startswith("#")]
@@ -75,9 +76,9 @@ def replicate(source: Path, target: Path, rows: int) -> int:
         copy = 0
         while written < rows:
             shift = copy * 86_400.0
-            for ts, uid, rest in data:
+            for ts, uid, rest in data[:rows - written]:
                 out.write(f"{float(ts) + shift:.6f}\t{uid}{copy:x}\t{rest}\n")
-            written += len(data)
+            written += min(len(data), rows - written)
             copy += 1
     return written
 

@@ -53,7 +53,7 @@ def main() -> None:
     from iotids.train import TrainConfig, predict_logits, train
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="one model (CNN1D), two epochs")
+    parser.add_argument("--quick", action="store_true", help="one model (CNN1D), one epoch")
     parser.add_argument("--epochs", type=int, default=5)
     args = parser.parse_args()
     if WORK.exists():
@@ -65,7 +65,7 @@ def main() -> None:
     results: dict[str, object] = {"quantize.input": kind, "quantize.test_rows": len(truth),
                                   "quantize.split": "test (random split, the study's)"}
     for name in SHAPES if not args.quick else ("cnn1d",):
-        meta = train(task, WORK / name, TrainConfig(model=name, epochs=2 if args.quick else args.epochs,
+        meta = train(task, WORK / name, TrainConfig(model=name, epochs=1 if args.quick else args.epochs,
                                                     batch_size=256, seed=0))
         model = load_bundle(WORK / name).model.eval()
         logits = {"torch": predict_logits(model, x).numpy(),

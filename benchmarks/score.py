@@ -13,8 +13,8 @@ well a model learnt). Measured in one run on this machine:
   score.faster_runtime.<model>           the one `--backend auto` should pick here
   score.gflops.<model>                   model FLOPs/s achieved by the faster runtime
   score.machine_share.<model>            that ÷ machine.matmul_gflops (2048² float32 matmul, same run)
-  score.detect_flows_per_s.{torch,onnx}  `iotids detect` on a synthetic conn.log (reading, features, model, alerts)
-  score.detect_peak_rss_mb.{1x,4x}       peak RSS of that run, and with 4× the rows (flat = streaming)
+  score.detect_flows_per_s.{torch,onnx}  `iotids detect` on a synthetic conn.log (reading, features, model, alerts;
+                                         its memory at 1x/4x/16x rows is benchmarks/growth.py's)
   service.p50_ms, service.p99_ms         POST /v1/score with 1,000 flows, one keep-alive connection on loopback
   service.vs_in_process                  p50 ÷ the same scoring called in-process (the HTTP + JSON overhead)
 """
@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from report import PEAK_RSS_MB, report, timed
+from report import report, timed
 from train import matmul_gflops
 
 WORK = Path(__file__).resolve().parent / "work" / "score"
@@ -63,7 +63,7 @@ def network_speed(bundle: Path, quick: bool) -> dict:
     session = OnnxModel(model)
     results = {}
     for batch in (1, 64, 8192):
-        total = 2048 if batch == 1 else (16_384 if quick else 65_536)
+        total = (256 if quick else 2048) if batch == 1 else (4_096 if quick else 65_536)
         x = (torch.rand(total, 64) * 2 - 1).numpy()
         batches = [x[i:i + batch] for i in range(0, total, batch)]
 
@@ -76,8 +76,8 @@ def network_speed(bundle: Path, quick: bool) -> dict:
             for b in batches:
                 session.logits(b)
 
-        ours_torch = total / timed(run_torch, 4)
-        ours_onnx = total / timed(run_onnx, 4)
+        ours_torch = total / timed(run_torch, 1 if quick else 4)
+        ours_onnx = total / timed(run_onnx, 1 if quick else 4)
         results[f"score.torch_flows_per_s.b{batch}"] = round(ours_torch)
         results[f"score.onnx_flows_per_s.b{batch}"] = round(ours_onnx)
         results[f"score.onnx_vs_torch.b{batch}"] = round(ours_onnx / ours_torch, 2)
@@ -91,7 +91,7 @@ def model_speeds(quick: bool) -> dict:
 
     machine = matmul_gflops()
     results: dict[str, object] = {"machine.matmul_gflops": round(machine, 1)}
-    x = (torch.rand(8192 if quick else 16_384, 64) * 2 - 1).numpy()
+    x = (torch.rand(2_048 if quick else 16_384, 64) * 2 - 1).numpy()
     batches = [x[i:i + 8192] for i in range(0, len(x), 8192)]
     for name in SHAPES:
         model = build_model(name, 17).eval()
@@ -102,9 +102,10 @@ def model_speeds(quick: bool) -> dict:
                 for b in batches:
                     model(torch.from_numpy(b))
 
-        speeds = {"torch": len(x) / timed(run_torch, 2)}
+        repeats = 1 if quick else 2
+        speeds = {"torch": len(x) / timed(run_torch, repeats)}
         for runtime, logits in runners.items():
-            speeds[runtime] = len(x) / timed(lambda logits=logits: [logits(b) for b in batches], 2)
+            speeds[runtime] = len(x) / timed(lambda logits=logits: [logits(b) for b in batches], repeats)
         for runtime, speed in speeds.items():
             results[f"score.flows_per_s.{name}.{runtime}"] = round(speed)
         faster = max(("torch", "onnx"), key=speeds.get)
@@ -132,17 +133,11 @@ def detect_run(bundle: Path, log: Path, backend: str) -> float:
 
 
 def detect_speed(bundle: Path, quick: bool) -> dict:
-    per_label = 2_000 if quick else 12_500  # 16 labels: 32k or 200k flows
-    small, large = conn_log(per_label, "1x"), conn_log(4 * per_label, "4x")
-    results = {"score.detect_rows.1x": 16 * per_label}
+    per_label = 500 if quick else 12_500  # 16 labels: 8k or 200k flows
+    log = conn_log(per_label, "1x")
+    results = {"score.detect_rows": 16 * per_label}
     for backend in ("torch", "onnx"):
-        results[f"score.detect_flows_per_s.{backend}"] = round(detect_run(bundle, small, backend))
-    for size, log in (("1x", small), ("4x", large)):  # in a fresh interpreter: its own peak RSS
-        code = ("from iotids.detect import DetectOptions, Scorer, detect_file; "
-                f"detect_file(Scorer({str(bundle)!r}), {str(log)!r}, DetectOptions(), lambda alert: None); "
-                f"print({PEAK_RSS_MB})")
-        peak = float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
-        results[f"score.detect_peak_rss_mb.{size}"] = round(peak)
+        results[f"score.detect_flows_per_s.{backend}"] = round(detect_run(bundle, log, backend))
     return results
 
 
@@ -165,7 +160,7 @@ def service_latency(bundle: Path, quick: bool) -> dict:
     try:
         connection = _connect(port, server)
         latencies = []
-        for _ in range(50 if quick else 300):
+        for _ in range(20 if quick else 300):
             start = time.perf_counter()
             connection.request("POST", "/v1/score", body, {"content-type": "application/json"})
             answer = connection.getresponse()
@@ -201,7 +196,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer rows and requests")
     args = parser.parse_args()
-    bundle = make_bundle(40 if args.quick else 150)
+    bundle = make_bundle(25 if args.quick else 150)
     results: dict[str, object] = {"score.input": "SYNTHETIC (iotids.synthetic, iotids.synthetic_traffic)",
                                   "score.threads": torch.get_num_threads()}
     results |= network_speed(bundle, args.quick)
