@@ -113,7 +113,7 @@ def test_parse_size_refuses(text):
 def test_cli_memory_budget(grouped_task, tmp_path, cli):
     result = cli("train", grouped_task, "--out", tmp_path / "b", "--epochs", "1", "--batch-size", "64",
                  "--memory-budget", "120000")
-    assert result.code == 0, result.stderr
+    assert result.code == 0 and "streamed from 12 row groups" in result.stdout, result.stderr
     assert json.loads((tmp_path / "b" / "bundle.json").read_text())["training"]["data"]["mode"] == "stream"
     result = cli("train", grouped_task, "--out", tmp_path / "c", "--memory-budget", "lots")
     assert result.code == 2 and "--memory-budget 'lots'" in result.stderr

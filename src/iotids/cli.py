@@ -316,6 +316,11 @@ def _run_training(task_dir: Path, out_dir: Path, config) -> None:
     out.print(f"{model_name}{parent}: best val macro-F1 {meta['metrics']['val']['macro_f1']:.4f} at epoch "
               f"{t['best_epoch']} of {t['epochs_run']} ({t['seconds']:.1f} s, {t['rows']:,} train rows, "
               f"{t['autocast']}) → {out_dir}")
+    data = t.get("data") or {}
+    if data.get("mode") == "stream":
+        out.print(f"streamed from {data['row_groups']} row groups through a shuffle buffer of "
+                  f"{data['shuffle_buffer_rows']:,} rows: train+val need {data['bytes_needed_in_memory'] / 2**30:.2f} "
+                  f"GiB as tensors, the memory budget is {data['memory_budget'] / 2**30:.2f} GiB")
     if meta["decision"]:
         d = meta["decision"]
         out.print(f"thresholds tuned on val: macro-F1 {d['val_macro_f1_before']:.4f} → {d['val_macro_f1_after']:.4f} "
