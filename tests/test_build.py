@@ -214,3 +214,22 @@ def test_like_takes_the_reused_tasks_schema(synthetic_dir, tmp_path):
     with pytest.raises(IotidsError, match="built with the common schema"):
         build(tmp_path / "flows", tmp_path / "c", BuildOptions(task="iotid20", schema="seed", split="test",
                                                                like=str(tmp_path / "common")))
+
+
+def test_row_ids_with_gaps_dedup_and_grouped(synthetic_dir, tmp_path):
+    # Blank lines take row ids (they name file lines) but leave no rows: a
+    # table's row ids then reach past its row count.
+    import pyarrow.parquet as pq
+
+    lines = (synthetic_dir / "synthetic_iotid20.csv").read_text().splitlines()
+    gappy = tmp_path / "in" / "synthetic_iotid20.csv"
+    gappy.parent.mkdir()
+    gappy.write_text("\n".join(lines[:5] + ["", "", ""] + lines[5:]) + "\n")
+    ingest([gappy], tmp_path / "flows")
+    table = next((tmp_path / "flows").glob("*.parquet"))
+    assert pl.read_parquet(table)["row_id"].max() >= pq.read_metadata(table).num_rows
+    plain = build(tmp_path / "flows", tmp_path / "plain", BuildOptions(schema="common", k=8))
+    manifest = build(tmp_path / "flows", tmp_path / "t", BuildOptions(schema="common", split="grouped", dedup=True,
+                                                                      k=8))
+    total = sum(plain["rows"].values())
+    assert sum(manifest["rows"].values()) == total - manifest["duplicates"]["dropped"] > 0

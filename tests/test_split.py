@@ -8,7 +8,7 @@ import pytest
 
 from iotids.duplicates import find_duplicates
 from iotids.split import (
-    HASH,
+    DRAW,
     assign_counts,
     assign_grouped,
     block_counts,
@@ -29,7 +29,7 @@ def _splitmix(keys: np.ndarray, seed: int) -> np.ndarray:
 
 def test_draw_is_splitmix64_and_never_ties():
     keys = np.concatenate([np.arange(50_000), (3 << 40) + np.arange(50_000)])
-    got = pl.DataFrame({"key": keys}).select(draw(7))[HASH].to_numpy()
+    got = pl.DataFrame({"key": keys}).select(draw(7))[DRAW].to_numpy()
     assert np.array_equal(got, _splitmix(keys, 7))
     assert len(np.unique(got)) == len(keys)
 

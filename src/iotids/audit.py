@@ -61,7 +61,7 @@ def audit(task_dir: str | Path, threshold: float = 0.8, seed: int = 0) -> dict:
         "threshold": threshold,
         "likely_identifiers": [name for name, score in single.items() if score >= threshold],
         "source_probe": _source_probe(train, test, real, seed),
-        "class_counts": {side: class_counts(t, classes) for side, t in tables.items()},
+        "class_counts": {side: class_counts(t.lazy(), classes) for side, t in tables.items()},
         "evaluated_on": f"test split (probes trained on train; at most {SAMPLE:,} rows per split)",
     }
 

@@ -91,6 +91,7 @@ def build(flows_dir: str | Path, out_dir: str | Path, options: BuildOptions,
     progress("reading flow tables")
     # Absolute paths: a Dask worker's working directory is not ours.
     tables = [replace(t, path=t.path.absolute()) for t in find_flow_tables(flows_dir, options.task)]
+    held = _held_out(tables, options)  # checked before any pass over the rows
     raw = out / "split"
     with Jobs(scheduler) as runner:
         runner.check_shared(out, [t.path for t in tables])
@@ -103,16 +104,15 @@ def build(flows_dir: str | Path, out_dir: str | Path, options: BuildOptions,
                                                options.dedup, runner.map)
         sources = [replace(rows, keep=keep.get(rows.table.index)) for rows in sources]
         progress("counting rows")
-        counts = pl.concat(runner.map(block_counts, [(rows, rows.table.index, rows.table.rows) for rows in sources],
+        blocks = pl.concat(runner.map(block_counts, [(rows, rows.table.index, rows.table.rows) for rows in sources],
                                       on_done=_counter("counting rows", tables, progress)))
-        if counts.height == 0:
+        if blocks.height == 0:
             raise IotidsError(f"{flows_dir}: none of the {options.task} task's classes occur in its flow tables")
         progress(f"splitting ({options.split})")
-        rules = _rules(counts, sources, options, runner)
-        placed = sorted(set(counts["table"].to_list()))
+        rules = _rules(blocks, sources, held, options, runner)
+        placed = sorted(set(blocks["table"].to_list()))
         _write_splits(runner, [(sources[t], rules[t]) for t in placed], raw, progress)
-    counts = {side: class_counts(pl.scan_parquet(raw / f"{side}.parquet").select("label").collect(), names)
-              for side in SPLITS}
+    counts = {side: class_counts(pl.scan_parquet(raw / f"{side}.parquet"), names) for side in SPLITS}
     warnings = [f"{side}: no rows of {', '.join(classes)}" for side, classes in unplaced_classes(counts).items()
                 if options.split != "test" or side == "test"]
 
@@ -173,25 +173,34 @@ def build(flows_dir: str | Path, out_dir: str | Path, options: BuildOptions,
     return manifest
 
 
-def _rules(counts: pl.DataFrame, sources: list[TaskRows], options: BuildOptions, runner: Jobs) -> dict[int, SideRule]:
-    """The side rule of every table (by index) that has task rows, from the rows per (table, block, class)."""
-    tables = [rows.table for rows in sources]
-    present = sorted(set(counts["table"].to_list()))
+def _held_out(tables: list[FlowTable], options: BuildOptions) -> set[int]:
+    """The tables that are the test split (--split holdout; all of them for --split test), after checking
+    the options that need no pass over the rows."""
     if options.split == "test":
         if options.like is None:
             raise IotidsError("--split test makes every row test data: it needs --like TASK_OR_BUNDLE for the "
                               "preprocessing and features")
-        return dict.fromkeys(present, SideRule(constant=2))
-    if options.split == "grouped":
-        plan = assign_grouped(counts, options.seed)
-        return {t: grouped_rule(plan[t], tables[t].rows) for t in present}
-    held: set[int] = set()
+        return {t.index for t in tables}
     if options.split == "holdout":
         if not options.holdout:
             raise IotidsError("--split holdout needs --holdout CAPTURE")
-        held = held_out_tables(tables, options.holdout)
+        return held_out_tables(tables, options.holdout)
+    return set()
+
+
+def _rules(blocks: pl.DataFrame, sources: list[TaskRows], held: set[int], options: BuildOptions,
+           runner: Jobs) -> dict[int, SideRule]:
+    """The side rule of every table (by index) that has task rows, from the rows per (table, block, class)."""
+    present = sorted(set(blocks["table"].to_list()))
+    if options.split == "test":
+        return dict.fromkeys(present, SideRule(constant=2))
+    if options.split == "grouped":
+        plan = assign_grouped(blocks, options.seed)
+        return {t: grouped_rule(plan[t], sources[t].table.rows) for t in present}
     drawn = [t for t in present if t not in held]
-    per_class = counts.filter(pl.col("table").is_in(drawn)).group_by("label").agg(pl.col("len").sum())
+    if not drawn:
+        raise IotidsError(f"holding out {options.holdout!r} leaves no rows to train on")
+    per_class = blocks.filter(pl.col("table").is_in(drawn)).group_by("label").agg(pl.col("len").sum())
     cuts = {}
     for label, n in per_class.iter_rows():
         if held:  # train and val only: the held-out tables are the test split
@@ -308,7 +317,7 @@ def _stratified_sample(counts: dict[str, int], names: tuple[str, ...], size: int
     if total <= size:
         return pl.lit(True)
     share = max(size // max(len(counts), 1), 1)
-    limits = {names.index(name): int(share / n * 2**64) for name, n in counts.items() if share < n}
+    limits = {names.index(name): (share << 64) // n for name, n in counts.items() if share < n}
     if not limits:
         return pl.lit(True)
     limit = lookup("label", {label: pl.lit(n, pl.UInt64) for label, n in limits.items()}, pl.lit(None, pl.UInt64))

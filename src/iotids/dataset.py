@@ -19,8 +19,8 @@ import pyarrow.parquet as pq
 from iotids.errors import IotidsError
 from iotids.ingest import read_metadata
 from iotids.labels import LABEL_MAP, TASKS, to_class
-from iotids.schema import COMMON_CATEGORICAL, common_features, seed_features
-from iotids.split import SideRule
+from iotids.schema import common_features, seed_features
+from iotids.split import ROW_BITS, SideRule
 
 TASK_SOURCES: dict[str, tuple[str, ...]] = {
     "iotds2": ("botiot", "iotid20", "iotds2", "mqtt", "iot23"),
@@ -31,8 +31,6 @@ TASK_SOURCES: dict[str, tuple[str, ...]] = {
 TASK_FORMATS_SKIPPED = ("mqtt-packet", "mqtt-uniflow", "zeek-conn")
 
 SPLITS = ("train", "val", "test")
-ROW_BITS = 40  # key = table index << ROW_BITS | row_id
-ROW_SPAN = 1 << ROW_BITS
 
 
 @dataclass(frozen=True)
@@ -40,7 +38,7 @@ class FlowTable:
     path: Path
     index: int
     meta: dict
-    rows: int  # row ids run 0 … rows - 1
+    rows: int  # 1 + the largest row id (row ids count data lines, so blank lines leave gaps)
 
     @property
     def source(self) -> str:
@@ -55,9 +53,10 @@ def class_names(task: str, binary: bool) -> tuple[str, ...]:
     return TASKS["binary"] if binary else TASKS[task]
 
 
-def class_counts(rows: pl.DataFrame, names: Sequence[str]) -> dict[str, int]:
-    """Rows per class name, in class-id order, from a frame with a ``label`` id column."""
-    return {names[c]: int(n) for c, n in rows.group_by("label").len().sort("label").iter_rows()}
+def class_counts(rows: pl.LazyFrame, names: Sequence[str]) -> dict[str, int]:
+    """Rows per class name, in class-id order, from a frame with a ``label`` id column (streamed)."""
+    counts = rows.group_by("label").len().sort("label").collect(engine="streaming")
+    return {names[c]: int(n) for c, n in counts.iter_rows()}
 
 
 def find_flow_tables(flows_dir: str | Path, task: str) -> list[FlowTable]:
@@ -69,13 +68,26 @@ def find_flow_tables(flows_dir: str | Path, task: str) -> list[FlowTable]:
     for path in sorted(folder.glob("*.parquet")):
         meta = read_metadata(path)
         if meta["source"] in TASK_SOURCES[task] and meta["format"] not in TASK_FORMATS_SKIPPED:
-            tables.append(FlowTable(path, len(tables), meta, pq.read_metadata(path).num_rows))
+            tables.append(FlowTable(path, len(tables), meta, _row_id_span(path)))
     if not tables:
         raise IotidsError(
             f"{folder}: no flow tables of the {task} task's sources ({', '.join(TASK_SOURCES[task])}); "
             "ingest the dataset files first"
         )
     return tables
+
+
+def _row_id_span(path: Path) -> int:
+    """1 + the largest row id of a flow table, from its Parquet statistics (no data read)."""
+    meta = pq.read_metadata(path)
+    column = meta.schema.names.index("row_id")
+    largest = -1
+    for g in range(meta.num_row_groups):
+        stats = meta.row_group(g).column(column).statistics
+        if stats is None or not stats.has_min_max:
+            return int(pl.scan_parquet(path).select(pl.col("row_id").max()).collect().item() or -1) + 1
+        largest = max(largest, int(stats.max))
+    return largest + 1
 
 
 def class_table(source: str, task: str, binary: bool) -> pl.DataFrame:
@@ -175,8 +187,3 @@ def unplaced_classes(counts: dict[str, dict[str, int]]) -> dict[str, list[str]]:
         if absent:
             missing[side] = absent
     return missing
-
-
-def categorical_columns(frame: pl.LazyFrame) -> list[str]:
-    schema = frame.collect_schema()
-    return [c for c in feature_columns(frame) if schema[c] == pl.String or c in COMMON_CATEGORICAL]

@@ -24,10 +24,9 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from iotids.split import Rows, Run, _local
+from iotids.split import ROW_BITS, ROW_MASK, Rows, Run, _local
 
 PARTITION_ROWS = 1_000_000  # ≈ 25 MB of (hash, class, key) in memory at a time
-ROW_BITS = 40  # key = table index << ROW_BITS | row_id (iotids.dataset)
 
 
 @dataclass(frozen=True)
@@ -48,8 +47,9 @@ class Duplicates:
 
 
 def feature_hash(frame: pl.LazyFrame) -> pl.Expr:
-    features = [c for c in frame.collect_schema().names() if c not in ("key", "source", "capture", "label")]
-    return pl.struct(features).hash(seed=0).alias("hash")
+    from iotids.dataset import feature_columns
+
+    return pl.struct(feature_columns(frame)).hash(seed=0).alias("hash")
 
 
 def _spill(rows: Rows, folder: str, partitions: int) -> None:
@@ -69,7 +69,8 @@ def find_duplicates(sources: Sequence[Rows], table_rows: dict[int, int], work: P
         shutil.rmtree(work)
     run(_spill, [(rows, str(work / f"t{i}"), partitions) for i, rows in enumerate(sources)])
     rows = duplicate_rows = conflicting = dropped = 0
-    keep = {table: np.ones(n, dtype=bool) for table, n in table_rows.items()} if drop else {}
+    # Packed from the start (np.packbits order: row i is bit 7 - i % 8 of byte i // 8): one bit a row.
+    keep = {table: np.full((n + 7) // 8, 0xFF, dtype=np.uint8) for table, n in table_rows.items()} if drop else {}
     for part in range(partitions):
         files = sorted(work.glob(f"t*/part={part}/*.parquet"))
         if not files:
@@ -85,8 +86,9 @@ def find_duplicates(sources: Sequence[Rows], table_rows: dict[int, int], work: P
             keys = chunk.filter(~first)["key"].to_numpy()
             dropped += len(keys)
             for table in np.unique(keys >> ROW_BITS):
-                keep[int(table)][keys[(keys >> ROW_BITS) == table] & ((1 << ROW_BITS) - 1)] = False
+                row_ids = keys[(keys >> ROW_BITS) == table] & ROW_MASK
+                bits = np.uint8(0x80) >> (row_ids & 7).astype(np.uint8)
+                np.bitwise_and.at(keep[int(table)], row_ids >> 3, ~bits)
         del chunk
     shutil.rmtree(work)
-    masks = {table: np.packbits(bits) for table, bits in keep.items()}  # 1 bit a row
-    return Duplicates(rows, duplicate_rows, conflicting, dropped), masks
+    return Duplicates(rows, duplicate_rows, conflicting, dropped), keep

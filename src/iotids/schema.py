@@ -64,11 +64,12 @@ def lookup(column: str | pl.Expr, table: dict, otherwise: pl.Expr | None = None)
     """Map values by a small table with a when/then chain (streams, unlike replace_strict);
     values not in the table become ``otherwise`` (default "other")."""
     value_of = pl.col(column) if isinstance(column, str) else column
+    otherwise = pl.lit("other") if otherwise is None else otherwise
     expr = None
     for key, value in table.items():
         value = value if isinstance(value, pl.Expr) else pl.lit(value)
         expr = (pl.when(value_of == key) if expr is None else expr.when(value_of == key)).then(value)
-    return expr.otherwise(pl.lit("other") if otherwise is None else otherwise)
+    return otherwise if expr is None else expr.otherwise(otherwise)
 
 
 def _num(column: str) -> pl.Expr:

@@ -28,9 +28,10 @@ from iotids.schema import lookup
 
 FRACTIONS = (0.7, 0.1, 0.2)  # our assumption: the study does not state its split
 BLOCKS = 10  # grouped: a cut capture's blocks of rows
-HASH = "_draw"
+DRAW = "_draw"
 BUCKET_BITS = 16
-ROW_MASK = (1 << 40) - 1  # key = table << 40 | row_id (iotids.dataset.ROW_BITS)
+ROW_BITS = 40  # a task row's key = table index << ROW_BITS | row_id
+ROW_MASK = (1 << ROW_BITS) - 1
 _GOLDEN, _MIX1, _MIX2 = 0x9E3779B97F4A7C15, 0xBF58476D1CE4E5B9, 0x94D049BB133111EB
 
 Run = Callable[[Callable, Sequence[tuple]], list]  # runs (function, jobs) here or on a cluster
@@ -46,7 +47,7 @@ def draw(seed: int) -> pl.Expr:
     z = pl.col("key").cast(pl.UInt64) + pl.lit((_GOLDEN * (seed + 1)) % 2**64, pl.UInt64)
     z = z.xor(z // (1 << 30)) * pl.lit(_MIX1, pl.UInt64)
     z = z.xor(z // (1 << 27)) * pl.lit(_MIX2, pl.UInt64)
-    return z.xor(z // (1 << 31)).alias(HASH)
+    return z.xor(z // (1 << 31)).alias(DRAW)
 
 
 def assign_counts(n: int) -> tuple[int, int, int]:
@@ -103,7 +104,7 @@ def cut_draws(sources: Sequence[Rows], cuts: dict[int, list[int]], seed: int,
             bucket, inside = located[(label, r)]
             shift = 64 - BUCKET_BITS
             draws = np.sort(found.filter((pl.col("label") == label)
-                                         & ((pl.col(HASH) // (1 << shift)) == bucket))[HASH].to_numpy())
+                                         & ((pl.col(DRAW) // (1 << shift)) == bucket))[DRAW].to_numpy())
             result[label].append(int(draws[inside]))
     return result
 
@@ -126,7 +127,7 @@ def side_by_cuts(thresholds: dict[int, list[int | None]], seed: int) -> pl.Expr:
 
 def _block(table_rows: int, blocks: int) -> pl.Expr:
     """A row's block: row_id * blocks // table_rows, so blocks are contiguous in file order."""
-    return (pl.col("key") % (ROW_MASK + 1) * blocks // max(table_rows, 1)).cast(pl.Int32)
+    return (pl.col("key") % (ROW_MASK + 1) * blocks // max(table_rows, 1)).clip(0, blocks - 1).cast(pl.Int32)
 
 
 def block_counts(rows: Rows, table: int, table_rows: int, blocks: int = BLOCKS) -> pl.DataFrame:
