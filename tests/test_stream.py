@@ -47,7 +47,7 @@ def _rows(batches) -> list[np.ndarray]:
 
 
 def test_one_epoch_yields_every_row_once_shuffled_across_groups(numbered):
-    batches = _rows(numbered.shuffled_batches(64, buffer_rows=300, seed=0, epoch=1))
+    batches = _rows(numbered.shuffled_batches(64, buffer=300, seed=0, epoch=1))
     seen = np.concatenate(batches)
     assert sorted(seen) == list(range(1_000))
     assert all(len(b) == 64 for b in batches[:-1]) and len(batches[-1]) == 1_000 % 64
@@ -80,7 +80,7 @@ def test_streamed_training_learns_and_is_deterministic(grouped_task, tmp_path):
     meta = train(grouped_task, tmp_path / "a", config)
     data = meta["training"]["data"]
     assert data["mode"] == "stream" and data["row_groups"] == 12
-    assert 64 <= data["shuffle_buffer_rows"] < 600  # the budget holds part of the split, not all of it
+    assert data["shuffle_buffer_rows"] == 64  # the budget holds part of the split; a power of two
     assert meta["metrics"]["val"]["macro_f1"] > 0.9
     assert evaluate_bundle(tmp_path / "a", grouped_task)["accuracy"] > 0.9
     again = train(grouped_task, tmp_path / "b", config)
@@ -104,7 +104,7 @@ def test_parse_size(text, size):
     assert parse_size(text) == size
 
 
-@pytest.mark.parametrize("text", ["", "lots", "-1G", "0"])
+@pytest.mark.parametrize("text", ["", "lots", "-1G", "0", "0.1", "inf", "nan"])
 def test_parse_size_refuses(text):
     with pytest.raises(IotidsError, match="--memory-budget"):
         parse_size(text)
@@ -133,3 +133,32 @@ def test_ddp_ranks_stream_their_own_shards(grouped_task, tmp_path):
     training = json.loads((out / "bundle.json").read_text())["training"]
     assert training["world_size"] == 2 and training["data"]["mode"] == "stream"
     assert training["data"]["row_groups_per_rank"] == 6
+
+
+def test_negative_seed_streams(grouped_task, tmp_path):
+    meta = train(grouped_task, tmp_path / "a", TrainConfig(epochs=1, batch_size=64, seed=-3, memory_budget=120_000))
+    assert meta["training"]["data"]["mode"] == "stream"
+
+
+def test_resume_keeps_the_way_rows_were_fed(grouped_task, tmp_path, monkeypatch):
+    """With the default budget the choice depends on free memory; a resumed run keeps the first run's."""
+    import iotids.train as training
+
+    config = TrainConfig(epochs=3, batch_size=64, seed=2, patience=10, precision="fp32")
+    monkeypatch.setattr(training, "available_memory", lambda: 240_000)  # half: 120,000 bytes → stream
+    whole = train(grouped_task, tmp_path / "whole", config)
+    assert whole["training"]["data"]["mode"] == "stream"
+
+    class Stop(Exception):
+        pass
+
+    def interrupt(report):
+        if report.epoch == 1:
+            raise Stop
+
+    with pytest.raises(Stop):
+        train(grouped_task, tmp_path / "resumed", config, on_epoch=interrupt)
+    monkeypatch.setattr(training, "available_memory", lambda: 2**34)  # now everything would fit
+    resumed = train(grouped_task, tmp_path / "resumed", config)
+    assert resumed["training"]["data"]["mode"] == "stream"
+    assert resumed["training"]["history"] == whole["training"]["history"]

@@ -83,9 +83,9 @@ class InputReport:
                                            "flagged_total": sum(self.flagged.values())}
 
 
-def _flows_per_second(logits: Callable[[np.ndarray], np.ndarray]) -> float:
-    """Best of three timed runs on RACE_ROWS rows, after one warm-up."""
-    x = np.random.default_rng(0).uniform(-1, 1, (RACE_ROWS, 64)).astype(np.float32)
+def _flows_per_second(logits: Callable[[np.ndarray], np.ndarray], width: int) -> float:
+    """Best of three timed runs on RACE_ROWS rows of ``width`` inputs, after one warm-up."""
+    x = np.random.default_rng(0).uniform(-1, 1, (RACE_ROWS, width)).astype(np.float32)
     logits(x)
     best = float("inf")
     for _ in range(3):
@@ -131,7 +131,9 @@ class Scorer:
         session = OnnxModel(self.bundle.model, int8=backend == "onnx-int8")
         if backend != "auto":
             return backend, session
-        self.speeds = {"torch": _flows_per_second(self._torch_logits), "onnx": _flows_per_second(session.logits)}
+        width = len(self.bundle.features)
+        self.speeds = {"torch": _flows_per_second(self._torch_logits, width),
+                       "onnx": _flows_per_second(session.logits, width)}
         return ("onnx", session) if self.speeds["onnx"] >= self.speeds["torch"] else ("torch", None)
 
     # --- which inputs fit --------------------------------------------------------

@@ -11,6 +11,7 @@ buffer holds, not across the whole split: the budget sets how many.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -50,7 +51,7 @@ class ModelInputs:
         return 4 * len(self.features) + LABEL_BYTES
 
     @property
-    def read_bytes(self) -> int:
+    def decode_bytes(self) -> int:
         """Transient memory of decoding the largest row group (float64 columns, then float32)."""
         return max(self.group_rows, default=0) * len(self.features) * 12
 
@@ -79,8 +80,13 @@ class ModelInputs:
         """Rows per class id, from the label column alone."""
         counts = np.zeros(classes, dtype=np.int64)
         for group in range(len(self.group_rows)):
-            labels = self._file.read_row_group(group, columns=["label"]).column("label").to_numpy()
-            counts += np.bincount(labels, minlength=classes)[:classes]
+            try:
+                labels = self._file.read_row_group(group, columns=["label"]).column("label").to_numpy()
+            except (OSError, pa.ArrowException) as exc:
+                raise InputError(self.path, f"row group {group}: unreadable ({exc})") from None
+            if len(labels) and (labels.min() < 0 or labels.max() >= classes):
+                raise InputError(self.path, f"row group {group}: a label outside the task's {classes} classes")
+            counts += np.bincount(labels, minlength=classes)
         return counts
 
     def batches(self, batch_size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
@@ -90,15 +96,16 @@ class ModelInputs:
             for start in range(0, len(y), batch_size):
                 yield torch.from_numpy(x[start:start + batch_size]), torch.from_numpy(y[start:start + batch_size])
 
-    def shuffled_batches(self, batch_size: int, buffer_rows: int, seed: int, epoch: int,
+    def shuffled_batches(self, batch_size: int, buffer: int, seed: int, epoch: int,
                          rank: int = 0, world: int = 1) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        """One epoch of this rank's shard, through a shuffle buffer of ``buffer_rows``.
+        """One epoch of this rank's shard, through a shuffle buffer of ``buffer`` rows.
 
         Alone, every row comes once (the last batch may be short). Under DDP
         every rank yields the same number of full batches, however its
         shard's row groups add up, because DDP needs every rank at every
         step; the rows past that count wait for another epoch's draw.
         """
+        seed %= 2**64  # numpy seeds are non-negative; torch's, as the CLI's, may not be
         order = np.random.default_rng([seed, epoch]).permutation(len(self.group_rows))
         shard = order[rank::world]
         limit = None
@@ -113,33 +120,44 @@ class ModelInputs:
             held_x.append(x)
             held_y.append(y)
             held += len(y)
+            del x, y
             last = position == len(shard) - 1
-            if held < buffer_rows and not last:
+            if held < buffer and not last:
                 continue
-            bx, by = np.concatenate(held_x), np.concatenate(held_y)
-            held_x, held_y = [], []
-            permutation = rng.permutation(len(by))
-            bx, by = bx[permutation], by[permutation]
+            # At most two copies of the buffer at a time: the concatenation, then its permutation.
+            permutation = rng.permutation(held)
+            bx = np.concatenate(held_x)
+            held_x.clear()
+            bx = bx[permutation]
+            by = np.concatenate(held_y)[permutation]
+            held_y.clear()
+            del permutation
             cut = len(by) if last else len(by) // batch_size * batch_size
             for start in range(0, cut, batch_size):
                 if limit is not None and (emitted == limit or start + batch_size > cut):
                     return
                 yield torch.from_numpy(bx[start:start + batch_size]), torch.from_numpy(by[start:start + batch_size])
                 emitted += 1
-            if cut < len(by):  # fewer rows than a batch: carried into the next buffer
-                held_x, held_y = [bx[cut:]], [by[cut:]]
-            held = len(by) - cut
+            held = len(by) - cut  # fewer rows than a batch: carried into the next buffer (a copy, so bx can go)
+            if held:
+                held_x.append(bx[cut:].copy())
+                held_y.append(by[cut:].copy())
+            del bx, by
 
 
 def buffer_rows(inputs: ModelInputs, budget: int, batch_size: int) -> int:
-    """Rows the shuffle buffer may hold within ``budget`` bytes: the buffer and
-    its permuted copy, beside one row group being decoded."""
-    rows = (budget - inputs.read_bytes) // (2 * inputs.row_bytes)
+    """Rows the shuffle buffer may hold within ``budget`` bytes: two copies of
+    it (and of the row group that may overfill it), beside one row group being
+    decoded; a power of two, so that small changes in free memory do not
+    change which rows meet in a buffer."""
+    largest = max(inputs.group_rows, default=0)
+    rows = (budget - inputs.decode_bytes) // (2 * inputs.row_bytes) - largest
     if rows < batch_size:
-        least = inputs.read_bytes + 2 * batch_size * inputs.row_bytes
+        least = inputs.decode_bytes + 2 * (batch_size + largest) * inputs.row_bytes
         raise IotidsError(f"--memory-budget {budget:,} bytes is too small to stream {inputs.path}: it needs at "
-                          f"least {least / 2**20:.0f} MiB (one row group and two batches)")
-    return int(rows)
+                          f"least {least / 2**20:.0f} MiB (a row group being read, and two copies of a buffer "
+                          f"of a batch and a row group)")
+    return 1 << (int(rows).bit_length() - 1)
 
 
 def available_memory() -> int | None:
@@ -163,8 +181,10 @@ def parse_size(text: str) -> int:
     try:
         number = float(value[:-1] if unit else value)
     except ValueError:
-        raise IotidsError(f"--memory-budget {text!r}: expected a size such as 512M, 4G or a number of bytes") \
-            from None
-    if number <= 0:
-        raise IotidsError(f"--memory-budget {text!r}: must be positive")
-    return int(number * SIZE_UNITS[unit])
+        number = math.nan
+    if not math.isfinite(number):
+        raise IotidsError(f"--memory-budget {text!r}: expected a size such as 512M, 4G or a number of bytes")
+    size = int(number * SIZE_UNITS[unit])
+    if size < 1:
+        raise IotidsError(f"--memory-budget {text!r}: must be at least one byte")
+    return size

@@ -1,14 +1,16 @@
-"""Training: whole splits as tensors, shuffled index batches, AdamW, early
+"""Training: splits as tensors and shuffled index batches, AdamW, early
 stopping on validation macro-F1, resumable, deterministic for a seed.
 
 When train and val do not fit ``--memory-budget`` (default: half the memory
 available at start), they stream from their Parquet row groups instead
 (iotids.stream): a shuffle buffer as large as the budget allows, each DDP
-rank reading its own shard of row groups. The bundle records which way ran.
+rank reading its own shard of row groups. Which way, and the buffer, are
+decided once (by rank 0 under DDP), kept by a resumed run and recorded in
+the bundle; for the same seed, the same way gives the same model.
 
 Runs alone or under ``torchrun --nproc-per-node N`` (DDP; gloo on CPU, nccl
-on GPU): each process takes its share of every epoch's permutation, rank 0
-writes the checkpoint and the bundle.
+on GPU): each process takes its share of every epoch's permutation (or,
+streaming, its shard of row groups), rank 0 writes the checkpoint and the bundle.
 
 Resumability without pickles: after every epoch ``OUT/checkpoint/state.safetensors``
 holds the model, the best model and the optimizer state, with the JSON state
@@ -58,7 +60,8 @@ class TrainConfig:
     loss: str = "ce"  # ce: cross-entropy; focal: focal loss (gamma 2), for rare classes
     sampling: str = "shuffle"  # shuffle: each row once per epoch; balanced: classes drawn equally often
     tune_thresholds: bool = False  # calibrate and choose per-class thresholds on val (iotids.decision)
-    memory_budget: int | None = None  # bytes for train+val data; None: half of MemAvailable
+    memory_budget: int | None = None  # bytes for the train+val tensors, or the shuffle buffer when they do not
+    # fit; None: half of MemAvailable, shared by the ranks of this node
 
 
 @dataclass
@@ -248,7 +251,7 @@ def _train(task_dir, out: Path, config: TrainConfig, on_epoch, dist: _Distribute
     torch.manual_seed(config.seed)
     data = load_task(task_dir, splits=())
     classes = data.manifest["classes"]
-    rows = _Rows(Path(task_dir), data.manifest["features"], config, dist)
+    rows = _Rows(Path(task_dir), data.manifest["features"], config, dist, _recorded_feed(out))
     model, parent = _initial_model(config, data, task_dir)
     model = model.to(dist.device)
     optimizer = make_optimizer(model, config)
@@ -286,6 +289,7 @@ def _train(task_dir, out: Path, config: TrainConfig, on_epoch, dist: _Distribute
             state.update(best_f1=f1, best_epoch=epoch)
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
         state["epoch"] = epoch
+        state["feed"] = rows.feed
         state["history"].append({"epoch": epoch, "loss": total / max(seen, 1), "val_macro_f1": f1,
                                  "val_accuracy": accuracy})
         if dist.main:
@@ -329,29 +333,49 @@ class _Rows:
     """Train and val rows for the loop: tensors when they fit the memory budget,
     else streamed from their Parquet row groups (iotids.stream)."""
 
-    def __init__(self, folder: Path, features: list[str], config: TrainConfig, dist: _Distributed) -> None:
+    def __init__(self, folder: Path, features: list[str], config: TrainConfig, dist: _Distributed,
+                 recorded: dict | None = None) -> None:
         self.train = ModelInputs(folder / "train.parquet", features)
         self.val = ModelInputs(folder / "val.parquet", features)
         if self.train.rows == 0:
             raise InputError(folder, "the train split is empty")
         self.config, self.dist = config, dist
-        available = available_memory()
-        self.budget = config.memory_budget or (available // 2 if available else None)
         self.need = (self.train.rows + self.val.rows) * self.train.row_bytes
-        self.streamed = self.budget is not None and self.need > self.budget
+        # How rows are fed changes their order, so a resumed run keeps the way it
+        # started, and under DDP rank 0 decides for every rank.
+        self.feed = (recorded or self._decide()) if dist.main else None
+        if dist.world > 1:
+            shared = [self.feed]
+            torch.distributed.broadcast_object_list(shared, src=0)
+            self.feed = shared[0]
+        self.budget = self.feed["memory_budget"]
+        self.streamed = self.feed["mode"] == "stream"
         if self.streamed:
-            if config.sampling != "shuffle":
-                raise IotidsError(f"--sampling {config.sampling} draws from the whole train split, which must fit "
-                                  f"in memory: train+val need {self.need / 2**30:.2f} GiB, the memory budget is "
-                                  f"{self.budget / 2**30:.2f} GiB; raise --memory-budget")
-            if len(self.train.group_rows) < dist.world:
-                raise IotidsError(f"{self.train.path}: {len(self.train.group_rows)} row groups cannot give each of "
-                                  f"{dist.world} ranks a shard; raise --memory-budget to train from memory")
-            self.buffer_rows = buffer_rows(self.train, self.budget, config.batch_size)
+            self.buffer_rows = self.feed["shuffle_buffer_rows"]
         else:
             self.x, self.y = (t.to(dist.device) for t in self.train.tensors())
             self.val_x, self.val_y = self.val.tensors()
             self.val_x = self.val_x.to(dist.device)
+
+    def _decide(self) -> dict:
+        """Memory or stream, and the shuffle buffer, for this machine's budget."""
+        config, dist = self.config, self.dist
+        budget = config.memory_budget
+        if budget is None:  # half of what is free, shared by the ranks on this node
+            available = available_memory()
+            budget = available // 2 // int(os.environ.get("LOCAL_WORLD_SIZE", "1")) if available else None
+        if budget is None or self.need <= budget:
+            return {"mode": "memory", "memory_budget": budget}
+        if config.sampling != "shuffle":
+            raise IotidsError(f"--sampling {config.sampling} draws from the whole train split, which must fit "
+                              f"in memory: train+val need {self.need / 2**30:.2f} GiB, the memory budget is "
+                              f"{budget / 2**30:.2f} GiB; raise --memory-budget")
+        groups = sorted(self.train.group_rows)
+        if sum(groups[:len(groups) // dist.world]) < config.batch_size:
+            raise IotidsError(f"{self.train.path}: {len(groups)} row groups cannot give each of {dist.world} ranks "
+                              f"a full batch of {config.batch_size}; lower --batch-size or raise --memory-budget")
+        return {"mode": "stream", "memory_budget": budget,
+                "shuffle_buffer_rows": buffer_rows(self.train, budget, config.batch_size)}
 
     def class_counts(self, classes: int) -> torch.Tensor:
         if self.streamed:
@@ -389,11 +413,9 @@ class _Rows:
 
     def describe(self) -> dict:
         """How the rows were fed, for the bundle's record."""
-        described = {"mode": "stream" if self.streamed else "memory", "memory_budget": self.budget,
-                     "bytes_needed_in_memory": self.need, "row_groups": len(self.train.group_rows)}
+        described = self.feed | {"bytes_needed_in_memory": self.need, "row_groups": len(self.train.group_rows)}
         if self.streamed:
-            described |= {"shuffle_buffer_rows": self.buffer_rows,
-                          "row_groups_per_rank": len(self.train.group_rows[self.dist.rank::self.dist.world])}
+            described["row_groups_per_rank"] = len(self.train.group_rows[self.dist.rank::self.dist.world])
         return described
 
 
@@ -460,6 +482,22 @@ def _save_checkpoint(out: Path, config: TrainConfig, model: nn.Module, optimizer
     document = json.dumps({"format_version": 1, "config": asdict(config), **state})
     with atomic_path(folder / "state.safetensors") as tmp:
         save_file(tensors, str(tmp), metadata={"state": document})
+
+
+def _recorded_feed(out: Path) -> dict | None:
+    """How an interrupted run in ``out`` fed its rows, if it says (read from the
+    checkpoint's metadata; a bad checkpoint is reported by _load_checkpoint)."""
+    from safetensors import SafetensorError, safe_open
+
+    path = out / CHECKPOINT / "state.safetensors"
+    if not path.exists():
+        return None
+    try:
+        with safe_open(str(path), "pt") as handle:
+            feed = json.loads((handle.metadata() or {})["state"]).get("feed")
+    except (OSError, ValueError, KeyError, AttributeError, SafetensorError):
+        return None
+    return feed if isinstance(feed, dict) and feed.get("mode") in ("memory", "stream") else None
 
 
 def _load_checkpoint(out: Path, config: TrainConfig, model: nn.Module, optimizer):
