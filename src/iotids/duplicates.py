@@ -26,7 +26,7 @@ import polars as pl
 
 from iotids.split import ROW_BITS, ROW_MASK, Rows, Run, _local
 
-PARTITION_ROWS = 1_000_000  # ≈ 25 MB of (hash, class, key) in memory at a time
+PARTITION_ROWS = 500_000  # (hash, class, key) rows examined at a time
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,8 @@ def _spill(rows: Rows, folder: str, partitions: int) -> None:
     frame = rows()
     (frame.select(feature_hash(frame), "label", "key")
      .with_columns((pl.col("hash") % partitions).alias("part"))
-     .sink_parquet(pl.PartitionBy(folder, key="part", include_key=False), row_group_size=65_536))
+     .sink_parquet(pl.PartitionBy(folder, key="part", include_key=False, max_rows_per_file=65_536),
+                   row_group_size=65_536))
 
 
 def find_duplicates(sources: Sequence[Rows], table_rows: dict[int, int], work: Path, drop: bool,
