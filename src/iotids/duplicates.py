@@ -76,20 +76,26 @@ def find_duplicates(sources: Sequence[Rows], table_rows: dict[int, int], work: P
         files = sorted(work.glob(f"t*/part={part}/*.parquet"))
         if not files:
             continue
-        chunk = pl.read_parquet(files)
-        rows += chunk.height
-        unique = chunk.select(pl.struct("hash", "label").n_unique()).item()
-        duplicate_rows += chunk.height - unique
-        per_hash = chunk.group_by("hash").agg(pl.col("label").n_unique().alias("labels"), pl.len())
-        conflicting += int(per_hash.filter(pl.col("labels") > 1)["len"].sum() or 0)
+        spilled = pl.scan_parquet(files)
+        # Aggregated, not materialised: a frequent row (a flood repeats one
+        # flow millions of times) is one group, so memory follows the distinct rows.
+        groups = (spilled.group_by("hash", "label").agg(pl.len().alias("n"), pl.col("key").min().alias("first"))
+                  .collect(engine="streaming"))
+        part_rows = int(groups["n"].sum())
+        rows += part_rows
+        duplicate_rows += part_rows - groups.height
+        per_hash = groups.group_by("hash").agg(pl.len().alias("labels"), pl.col("n").sum())
+        conflicting += int(per_hash.filter(pl.col("labels") > 1)["n"].sum() or 0)
         if drop:
-            first = pl.col("key") == pl.col("key").min().over("hash", "label")
-            keys = chunk.filter(~first)["key"].to_numpy()
-            dropped += len(keys)
-            for table in np.unique(keys >> ROW_BITS):
-                row_ids = keys[(keys >> ROW_BITS) == table] & ROW_MASK
-                bits = np.uint8(0x80) >> (row_ids & 7).astype(np.uint8)
-                np.bitwise_and.at(keep[int(table)], row_ids >> 3, ~bits)
-        del chunk
+            repeats = (spilled.join(groups.lazy().select("hash", "label", "first"), on=["hash", "label"])
+                       .filter(pl.col("key") != pl.col("first")).select("key"))
+            for batch in repeats.collect_batches(chunk_size=1 << 20):
+                keys = batch["key"].to_numpy()
+                dropped += len(keys)
+                for table in np.unique(keys >> ROW_BITS):
+                    row_ids = keys[(keys >> ROW_BITS) == table] & ROW_MASK
+                    bits = np.uint8(0x80) >> (row_ids & 7).astype(np.uint8)
+                    np.bitwise_and.at(keep[int(table)], row_ids >> 3, ~bits)
+        del groups, per_hash
     shutil.rmtree(work)
     return Duplicates(rows, duplicate_rows, conflicting, dropped), keep
