@@ -17,7 +17,7 @@ from iotids.errors import IotidsError
 from iotids.evaluate import evaluate_bundle
 from iotids.stream import ModelInputs, buffer_rows, parse_size
 from iotids.train import TrainConfig, train
-from tiny_task import FEATURES, make_task
+from tiny_task import FEATURES, Stop, make_task, stop_after
 
 GROUP = 50  # rows per row group: the tiny task's 600 train rows become 12 groups
 
@@ -149,15 +149,8 @@ def test_resume_keeps_the_way_rows_were_fed(grouped_task, tmp_path, monkeypatch)
     whole = train(grouped_task, tmp_path / "whole", config)
     assert whole["training"]["data"]["mode"] == "stream"
 
-    class Stop(Exception):
-        pass
-
-    def interrupt(report):
-        if report.epoch == 1:
-            raise Stop
-
     with pytest.raises(Stop):
-        train(grouped_task, tmp_path / "resumed", config, on_epoch=interrupt)
+        train(grouped_task, tmp_path / "resumed", config, on_epoch=stop_after(1))
     monkeypatch.setattr(training, "available_memory", lambda: 2**34)  # now everything would fit
     resumed = train(grouped_task, tmp_path / "resumed", config)
     assert resumed["training"]["data"]["mode"] == "stream"

@@ -18,7 +18,7 @@ from iotids.bundle import load_bundle
 from iotids.errors import InputError, IotidsError
 from iotids.evaluate import evaluate_bundle, evaluate_predictions
 from iotids.train import TrainConfig, train
-from tiny_task import make_task
+from tiny_task import Stop, make_task, stop_after
 
 
 @pytest.fixture(scope="module")
@@ -49,15 +49,8 @@ def test_deterministic_and_resumable(tiny, tmp_path):
     a, b = _weights(tmp_path / "a"), _weights(tmp_path / "b")
     assert all(torch.equal(a[k], b[k]) for k in a)
 
-    class Stop(Exception):
-        pass
-
-    def interrupt(report):
-        if report.epoch == 2:
-            raise Stop
-
     with pytest.raises(Stop):
-        train(tiny, tmp_path / "c", config, on_epoch=interrupt)
+        train(tiny, tmp_path / "c", config, on_epoch=stop_after(2))
     assert not (tmp_path / "c" / "model.safetensors").exists()
     meta = train(tiny, tmp_path / "c", config)  # resumes at epoch 3
     assert [h["epoch"] for h in meta["training"]["history"]] == [1, 2, 3, 4]

@@ -34,3 +34,15 @@ def make_task(folder: Path, rows: int = 600, classes: int = 3, seed: int = 0, no
                 "class_counts": counts, "synthetic": True, "warnings": []}
     (folder / "manifest.json").write_text(json.dumps(manifest))
     return folder
+
+
+class Stop(Exception):
+    """Raised by ``stop_after``: a run interrupted on purpose."""
+
+
+def stop_after(epoch: int):
+    """An ``on_epoch`` callback that interrupts training once ``epoch`` is done (and checkpointed)."""
+    def interrupt(report) -> None:
+        if report.epoch == epoch:
+            raise Stop
+    return interrupt
