@@ -4,7 +4,7 @@ Input: the real IoT-23 capture 34-1 conn.log.labeled (../shared/data), or a
 SYNTHETIC capture when that is absent, replicated with shifted timestamps and
 uids to >= 2 million rows (``--quick``: 1/8 of that). Each measurement runs in
 a fresh subprocess so that its peak RSS is its own; the best of three runs
-counts. Peak RSS includes the pages of the input file Polars memory-maps.
+counts. Peak RSS is the VmHWM of that process (mostly Polars' streaming working set).
 
 Prints a table and merges the figures into benchmarks/results.json:
   ingest.rows_per_s       iotids ingest rows per second (parse, type, write Parquet, hash)
