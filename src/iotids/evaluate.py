@@ -196,7 +196,7 @@ def evaluate_bundle(bundle_dir: str | Path, task_dir: str | Path, split: str = "
     from iotids.decision import classify
     from iotids.errors import InputError
     from iotids.stream import ModelInputs
-    from iotids.train import load_task, predict_logits
+    from iotids.train import load_task, scored_batches
 
     bundle = load_bundle(bundle_dir)
     data = load_task(task_dir, splits=())
@@ -208,9 +208,9 @@ def evaluate_bundle(bundle_dir: str | Path, task_dir: str | Path, split: str = "
                                    f"{bundle.classes}")
     decision = bundle.meta.get("decision")
     truth, predicted = [np.empty(0, np.int64)], [np.empty(0, np.int64)]
-    for x, y in ModelInputs(Path(task_dir) / f"{split}.parquet", bundle.features).batches(8192):  # streamed
-        truth.append(y.numpy())
-        predicted.append(classify(predict_logits(bundle.model, x).numpy(), decision))
+    for logits, y in scored_batches(bundle.model, ModelInputs(Path(task_dir) / f"{split}.parquet", bundle.features)):
+        truth.append(y)
+        predicted.append(classify(logits, decision))
     result = evaluate_split(np.concatenate(truth), np.concatenate(predicted), bundle.classes, task_dir, split,
                             only_classes, group_ci)
     result["split"] = split

@@ -67,13 +67,18 @@ def train_val_counts(n: int) -> tuple[int, int]:
 # --- exact per-class cuts of the random draw ---------------------------------------------
 
 
+def _bucket(value: pl.Expr) -> pl.Expr:
+    """A draw's histogram bucket: its top BUCKET_BITS bits."""
+    return (value // (1 << (64 - BUCKET_BITS))).cast(pl.UInt32)
+
+
 def _histogram(rows: Rows, seed: int) -> pl.DataFrame:
-    return (rows().select("label", (draw(seed) // (1 << (64 - BUCKET_BITS))).cast(pl.UInt32).alias("bucket"))
+    return (rows().select("label", _bucket(draw(seed)).alias("bucket"))
             .group_by("label", "bucket").len().collect(engine="streaming"))
 
 
 def _bucket_draws(rows: Rows, seed: int, wanted: list[tuple[int, int]]) -> pl.DataFrame:
-    bucket = (draw(seed) // (1 << (64 - BUCKET_BITS))).cast(pl.UInt32)
+    bucket = _bucket(draw(seed))
     chosen = pl.any_horizontal([(pl.col("label") == label) & (bucket == b) for label, b in wanted])
     return rows().filter(chosen).select("label", draw(seed)).collect(engine="streaming")
 
@@ -102,9 +107,8 @@ def cut_draws(sources: Sequence[Rows], cuts: dict[int, list[int]], seed: int,
                 result[label].append(None)
                 continue
             bucket, inside = located[(label, r)]
-            shift = 64 - BUCKET_BITS
-            draws = np.sort(found.filter((pl.col("label") == label)
-                                         & ((pl.col(DRAW) // (1 << shift)) == bucket))[DRAW].to_numpy())
+            draws = np.sort(found.filter((pl.col("label") == label) & (_bucket(pl.col(DRAW)) == bucket))[DRAW]
+                            .to_numpy())
             result[label].append(int(draws[inside]))
     return result
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -116,6 +116,13 @@ def predict_logits(model: nn.Module, x: torch.Tensor, batch_size: int = 8192) ->
         for start in range(0, len(x), batch_size):
             out.append(model(x[start:start + batch_size]).float())
     return torch.cat(out) if out else torch.empty(0)
+
+
+def scored_batches(model: nn.Module, inputs: ModelInputs, device: torch.device | None = None,
+                   batch_size: int = 8192) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(logits, true class) of a model-input table's rows, batch by batch in file order (streamed)."""
+    for x, y in inputs.batches(batch_size):
+        yield predict_logits(model, x if device is None else x.to(device)).cpu().numpy(), y.numpy()
 
 
 def native_bf16(device: torch.device) -> bool:
@@ -398,17 +405,16 @@ class _Rows:
         if not self.streamed:
             logits = predict_logits(model, self.val_x)
             return self.val_y.numpy(), logits.argmax(1).cpu().numpy() if len(logits) else np.empty(0, np.int64)
-        truth, predicted = [], []
-        for xb, yb in self.val.batches(8192):
-            truth.append(yb.numpy())
-            predicted.append(predict_logits(model, xb.to(self.dist.device)).argmax(1).cpu().numpy())
-        return (np.concatenate(truth), np.concatenate(predicted)) if truth else (np.empty(0, np.int64),) * 2
+        truth, predicted = [np.empty(0, np.int64)], [np.empty(0, np.int64)]
+        for logits, y in scored_batches(model, self.val, self.dist.device):
+            truth.append(y)
+            predicted.append(logits.argmax(1))
+        return np.concatenate(truth), np.concatenate(predicted)
 
     def val_logits(self, model: nn.Module) -> tuple[np.ndarray, np.ndarray]:
         if not self.streamed:
             return predict_logits(model, self.val_x).cpu().numpy(), self.val_y.numpy()
-        parts = [(predict_logits(model, xb.to(self.dist.device)).cpu().numpy(), yb.numpy())
-                 for xb, yb in self.val.batches(8192)]
+        parts = list(scored_batches(model, self.val, self.dist.device))
         return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
     def describe(self) -> dict:
