@@ -25,13 +25,21 @@ def atomic_path(final: Path) -> Iterator[Path]:
     no directory to recreate its file in.
     """
     final.parent.mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".part", dir=final.parent))
-    try:
+    with scratch_dir(final.parent, final.name) as scratch:
         tmp = scratch / final.name
         yield tmp
         os.replace(tmp, final)
+
+
+@contextlib.contextmanager
+def scratch_dir(folder: Path, name: str) -> Iterator[Path]:
+    """A private directory ``folder/.NAME.*.part`` (absolute), removed on the way
+    out; what a killed run left there is removed by ``sweep``."""
+    path = Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".part", dir=folder)).absolute()
+    try:
+        yield path
     finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def sweep(folder: Path) -> None:

@@ -13,18 +13,15 @@ are written before either is fitted and read only to be transformed.
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 import time
 from collections.abc import Callable
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import polars as pl
 
 from iotids import __version__
-from iotids.atomic import atomic_path, sweep, write_json
+from iotids.atomic import atomic_path, scratch_dir, sweep, write_json
 from iotids.cluster import Jobs
 from iotids.dataset import (
     SPLITS,
@@ -99,7 +96,7 @@ def build(flows_dir: str | Path, out_dir: str | Path, options: BuildOptions,
         progress("finding duplicates")
         raw.mkdir(parents=True, exist_ok=True)
         sweep(raw)
-        with _scratch(raw, ".duplicates.") as work:
+        with scratch_dir(raw, "duplicates") as work:
             duplicates, keep = find_duplicates(sources, {t.index: t.rows for t in tables}, work / "hashes",
                                                options.dedup, runner.map)
         sources = [replace(rows, keep=keep.get(rows.table.index)) for rows in sources]
@@ -213,17 +210,6 @@ def _rules(blocks: pl.DataFrame, sources: list[TaskRows], held: set[int], option
     return {t: SideRule(constant=2) if t in held else rule for t in present}
 
 
-@contextmanager
-def _scratch(folder: Path, prefix: str):
-    """A temporary directory beside the outputs (a cluster's workers write there
-    too); named ``.….part`` so that what a killed run left is swept by the next."""
-    path = Path(tempfile.mkdtemp(prefix=prefix, suffix=".part", dir=folder)).absolute()
-    try:
-        yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
-
-
 def _write_splits(runner: Jobs, jobs: list[tuple[TaskRows, SideRule]], raw: Path,
                   progress: Callable[[str], None]) -> None:
     """split/{train,val,test}.parquet: each table's rows of each side written
@@ -232,7 +218,7 @@ def _write_splits(runner: Jobs, jobs: list[tuple[TaskRows, SideRule]], raw: Path
     Here and on a cluster the same parts and the same merge: the split files
     are byte-identical whichever ran the jobs.
     """
-    with _scratch(raw, ".split.") as scratch:
+    with scratch_dir(raw, "split") as scratch:
         parts = runner.map(write_sides, [(rows, rule, str(scratch)) for rows, rule in jobs],
                            on_done=_counter("writing splits", [rows.table for rows, _ in jobs], progress))
         progress("merging splits")
